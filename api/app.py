@@ -1,0 +1,39 @@
+"""The Litestar app factory: thin routes over the wired ledger."""
+
+from __future__ import annotations
+
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.response import Response
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from ledger import __version__
+from ledger.runtime import Ledger, check_schema
+
+
+@get("/health", sync_to_thread=False)
+def health() -> dict[str, str]:
+    """Liveness: the process answers. Says nothing about the database (see /ready)."""
+    return {"status": "ok", "version": __version__}
+
+
+@get("/ready", sync_to_thread=True)
+def ready(state: State) -> Response[dict[str, object]]:
+    """Readiness: the database answers and its schema is the one this code expects."""
+    ledger: Ledger = state.ledger
+    try:
+        check_schema(ledger.engine)
+        head = ledger.store.head()
+    except Exception as exc:  # readiness reports any failure rather than raising it
+        return Response(
+            {"status": "unavailable", "reason": str(exc).splitlines()[0]},
+            status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        )
+    return Response(
+        {"status": "ready", "head": {"position": head.position, "hash": head.hash}},
+        status_code=HTTP_200_OK,
+    )
+
+
+def create_app(ledger: Ledger) -> Litestar:
+    return Litestar(route_handlers=[health, ready], state=State({"ledger": ledger}))

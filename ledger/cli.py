@@ -1,0 +1,243 @@
+"""The ``ledger`` command: an adapter that maps the core's errors to messages and exit codes.
+
+Exit codes: 0 success, 1 the ledger answered "no" (a broken chain, a missing digest, a
+failed operation), 2 the command was used wrongly (bad option or setting).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .domain.chain import Digest
+from .domain.errors import LedgerError, ValidationError
+from .runtime import Ledger, open_ledger
+from .settings import VARIABLES, Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def settings_from_env() -> Settings:
+    try:
+        return Settings.from_env()
+    except ValidationError as exc:
+        fail(f"setting {exc}", 2)
+        raise  # unreachable
+
+
+def with_ledger(func: F) -> F:
+    """Open the ledger for the command and turn the core's errors into clear messages."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings = settings_from_env()
+        try:
+            with open_ledger(settings) as ledger:
+                return func(ledger, *args, **kwargs)
+        except ValidationError as exc:
+            fail(str(exc), 2)
+        except LedgerError as exc:
+            fail(str(exc))
+        except Exception as exc:  # an operational failure: say what, not a traceback
+            from sqlalchemy.exc import OperationalError
+
+            if isinstance(exc, OperationalError):
+                fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="deal-ledger")
+def main() -> None:
+    """The deal ledger: an immutable, bitemporal record of the AI boom's deal web.
+
+    With no LEDGER_DATABASE_URL every command uses the embedded PostgreSQL in the user's
+    data directory, starting it if needed.
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on [LEDGER_HOST, 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port to listen on [LEDGER_PORT, 8000].")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the HTTP service (GraphQL, /health, /ready) until interrupted."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = settings_from_env()
+
+    @with_ledger
+    def run(ledger: Ledger) -> None:
+        where = (
+            "embedded PostgreSQL in " + str(settings.data_dir)
+            if settings.embedded
+            else ("PostgreSQL at " + ledger.engine.url.render_as_string(hide_password=True))
+        )
+        bind_host = host or settings.host
+        bind_port = settings.port if port is None else port
+        err.print(
+            f"deal ledger on http://{bind_host}:{bind_port} ({where}, head {ledger.store.head().digest})",
+            highlight=False,
+        )
+        uvicorn.run(
+            create_app(ledger),
+            host=bind_host,
+            port=bind_port,
+            log_level=settings.log_level,
+            timeout_graceful_shutdown=10,
+        )
+
+    run()
+
+
+@main.group()
+def db() -> None:
+    """Manage the database schema (Alembic migrations)."""
+
+
+@db.command()
+@click.argument("revision", default="head")
+def upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from .store import migrate
+
+    settings = settings_from_env()
+    _with_owner_engine(
+        settings, lambda engine: migrate.upgrade(engine, revision, settings.app_role)
+    )
+    click.echo(f"database at revision {_current(settings)}")
+
+
+@db.command()
+@click.argument("revision")
+def downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION ('base' removes everything, if the ledger is empty)."""
+    from .store import migrate
+
+    settings = settings_from_env()
+    _with_owner_engine(
+        settings, lambda engine: migrate.downgrade(engine, revision, settings.app_role)
+    )
+    click.echo(f"database at revision {_current(settings) or 'base'}")
+
+
+@db.command()
+def current() -> None:
+    """Print the database's schema revision and the newest one this code knows."""
+    from .store import migrate
+
+    settings = settings_from_env()
+    click.echo(f"current: {_current(settings) or 'base'}")
+    click.echo(f"head:    {migrate.head_revision()}")
+
+
+def _with_owner_engine(settings: Settings, action: Callable[[Any], Any]) -> Any:
+    """Run ``action`` on an engine of the schema owner: migrations never run as the app role."""
+    from sqlalchemy.exc import DBAPIError
+
+    from .store.embedded import EmbeddedPostgres
+    from .store.engine import make_engine
+
+    embedded = EmbeddedPostgres(settings.data_dir).start() if settings.embedded else None
+    url = embedded.owner_url if embedded else (settings.owner_database_url or settings.database_url)
+    engine = make_engine(url, pool_size=1)  # type: ignore[arg-type]
+    try:
+        return action(engine)
+    except DBAPIError as exc:
+        fail(str(exc.orig).strip().splitlines()[0])
+    finally:
+        engine.dispose()
+        if embedded is not None:
+            embedded.stop()
+
+
+def _current(settings: Settings) -> str | None:
+    from .store import migrate
+
+    return _with_owner_engine(settings, migrate.current_revision)
+
+
+@main.command()
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print position, hash and recorded_at as JSON."
+)
+@with_ledger
+def head(ledger: Ledger, as_json: bool) -> None:
+    """Print the ledger's digest POSITION:HASH, to keep and verify later."""
+    current = ledger.store.head()
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "position": current.position,
+                    "hash": current.hash,
+                    "recorded_at": current.recorded_at.isoformat() if current.recorded_at else None,
+                }
+            )
+        )
+    else:
+        click.echo(str(current.digest))
+
+
+def _progress(total: int) -> tuple[Progress, Callable[[int], None]]:
+    progress = Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} events"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+    task = progress.add_task("verify", total=total)
+    return progress, lambda done: progress.update(task, completed=done)
+
+
+@main.command()
+@click.option(
+    "--digest",
+    "digest_text",
+    metavar="POSITION:HASH",
+    help="Also prove this earlier digest is still in the ledger.",
+)
+@with_ledger
+def verify(ledger: Ledger, digest_text: str | None) -> None:
+    """Recompute the hash chain and report the first position where it breaks."""
+    from .store.verify import verify as verify_chain
+
+    digest = Digest.parse(digest_text) if digest_text else None
+    progress, on_progress = _progress(ledger.store.head().position)
+    with progress:
+        report = verify_chain(ledger.store, digest, on_progress)
+    click.echo(report.describe())
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command("config")
+def show_config() -> None:
+    """List the LEDGER_* environment variables and their current values."""
+    settings = settings_from_env()
+    for name, meaning in VARIABLES.items():
+        click.echo(f"{name}\n    {meaning}")
+    click.echo(f"\nembedded: {settings.embedded}  data_dir: {settings.data_dir}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""Event envelopes: what a client hands in (``NewEvent``) and what the ledger recorded (``RecordedEvent``).
+
+``prepare`` validates a batch before anything touches the database, so bad input is refused
+whole, with an error naming the field (``events[2].effective_at``) and the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .canonical import JSONValue, canonical_bytes, normalise
+from .errors import ValidationError
+from .event_types import EVENT_TYPES, MAX_SLUG_LENGTH, STREAM
+
+DEFAULT_MAX_EVENT_BYTES = 64 * 1024
+SOURCE_KEYS = ("url", "title", "note")
+METADATA_KEYS = ("actor", "actor_role", "request_id", "correlation_id", "causation_id")
+UUID_METADATA_KEYS = ("correlation_id", "causation_id")
+MAX_TEXT = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event as a client proposes it; nothing is trusted until ``prepare`` has checked it."""
+
+    type: str
+    data: Mapping[str, Any]
+    effective_at: dt.datetime | str
+    source: Mapping[str, Any] | str | None
+    event_id: uuid.UUID | str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    schema_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedEvent:
+    """A validated, normalised event, ready to be given its position, version and hash."""
+
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    data: dict[str, JSONValue]
+    source: dict[str, JSONValue]
+    metadata: dict[str, JSONValue]
+    effective_at: dt.datetime
+
+    def same_content(self, recorded: RecordedEvent, stream: str) -> bool:
+        """Whether a recorded event is this one (a retry), ignoring what the ledger assigned."""
+        return (
+            recorded.stream == stream
+            and recorded.type == self.type
+            and recorded.schema_version == self.schema_version
+            and recorded.data == self.data
+            and recorded.source == self.source
+            and recorded.effective_at == self.effective_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event as the ledger holds it: immutable, ordered, dated by the database, chained."""
+
+    position: int
+    stream: str
+    stream_version: int
+    event_id: uuid.UUID
+    type: str
+    schema_version: int
+    data: dict[str, Any]
+    source: dict[str, Any]
+    metadata: dict[str, Any]
+    effective_at: dt.datetime
+    recorded_at: dt.datetime
+    prev_hash: str
+    hash: str
+
+
+def validate_stream(stream: Any, field_name: str = "stream") -> str:
+    if not isinstance(stream, str) or not stream:
+        raise ValidationError(field_name, "a stream name is required (entity/<id> or deal/<id>)")
+    match = STREAM.fullmatch(stream)
+    if match is None:
+        raise ValidationError(
+            field_name,
+            f"{stream!r} is not a stream name: expected entity/<slug> or deal/<slug> "
+            "with a lowercase slug of letters, digits and single hyphens",
+        )
+    if len(match.group(2)) > MAX_SLUG_LENGTH:
+        raise ValidationError(field_name, f"the id may be at most {MAX_SLUG_LENGTH} characters")
+    return stream
+
+
+def validate_expected_version(expected_version: Any) -> int | None:
+    if expected_version is None:
+        return None
+    if isinstance(expected_version, bool) or not isinstance(expected_version, int):
+        raise ValidationError("expected_version", "must be an integer")
+    if expected_version < 0:
+        raise ValidationError("expected_version", "must be 0 (a new stream) or more")
+    return expected_version
+
+
+def _event_id(value: Any, field_name: str) -> uuid.UUID:
+    if value is None:
+        return uuid.uuid4()
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            pass
+    raise ValidationError(field_name, f"must be a UUID, got {value!r}")
+
+
+def _effective_at(value: Any, field_name: str) -> dt.datetime:
+    if value is None:
+        raise ValidationError(field_name, "is required (when the fact became true in the world)")
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(field_name, f"not an ISO-8601 date-time: {value!r}") from None
+    if not isinstance(value, dt.datetime):
+        raise ValidationError(field_name, f"must be a date-time, got {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(
+            field_name, "must be timezone-aware (got a naive date-time; add +00:00 or Z)"
+        )
+    return value.astimezone(dt.UTC)
+
+
+def _text_fields(
+    value: Mapping[str, Any], allowed: Sequence[str], field_name: str
+) -> dict[str, JSONValue]:
+    out: dict[str, JSONValue] = {}
+    for key, item in value.items():
+        if key not in allowed:
+            raise ValidationError(
+                f"{field_name}.{key}", f"unknown field; allowed: {', '.join(allowed)}"
+            )
+        if item is None:
+            continue
+        if not isinstance(item, str):
+            raise ValidationError(f"{field_name}.{key}", "must be text")
+        item = item.strip()
+        if "\x00" in item:
+            raise ValidationError(f"{field_name}.{key}", "text may not contain the NUL character")
+        if len(item) > MAX_TEXT:
+            raise ValidationError(f"{field_name}.{key}", f"at most {MAX_TEXT} characters")
+        if item:
+            out[key] = item
+    return out
+
+
+def _source(value: Any, field_name: str) -> dict[str, JSONValue]:
+    if value is None or value == "" or value == {}:
+        raise ValidationError(
+            field_name, "is required: every event needs a URL or a citation of where it comes from"
+        )
+    if isinstance(value, str):
+        text = value.strip()
+        value = {"url": text} if text.startswith(("http://", "https://")) else {"title": text}
+    if not isinstance(value, Mapping):
+        raise ValidationError(field_name, "must be an object with url, title and/or note")
+    source = _text_fields(value, SOURCE_KEYS, field_name)
+    if "url" not in source and "title" not in source:
+        raise ValidationError(field_name, "needs at least a url or a title (citation text)")
+    url = source.get("url")
+    if isinstance(url, str) and not url.startswith(("http://", "https://")):
+        raise ValidationError(f"{field_name}.url", f"must be an http(s) URL, got {url!r}")
+    return source
+
+
+def _metadata(value: Any, field_name: str) -> dict[str, JSONValue]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValidationError(field_name, "must be an object")
+    metadata = _text_fields(value, METADATA_KEYS, field_name)
+    for key in UUID_METADATA_KEYS:
+        if key in metadata:
+            metadata[key] = str(_event_id(metadata[key], f"{field_name}.{key}"))
+    return metadata
+
+
+def prepare_one(event: Any, field_name: str, max_bytes: int) -> PreparedEvent:
+    if not isinstance(event, NewEvent):
+        raise ValidationError(field_name, f"must be a NewEvent, got {type(event).__name__}")
+    if event.type not in EVENT_TYPES:
+        raise ValidationError(
+            f"{field_name}.type",
+            f"unknown event type {event.type!r}; known types: {', '.join(sorted(EVENT_TYPES))}",
+        )
+    if (
+        isinstance(event.schema_version, bool)
+        or not isinstance(event.schema_version, int)
+        or event.schema_version < 1
+    ):
+        raise ValidationError(f"{field_name}.schema_version", "must be a positive integer")
+    if not isinstance(event.data, Mapping):
+        raise ValidationError(f"{field_name}.data", "must be an object")
+    data = normalise(event.data, f"{field_name}.data")
+    assert isinstance(data, dict)
+    prepared = PreparedEvent(
+        event_id=_event_id(event.event_id, f"{field_name}.event_id"),
+        type=event.type,
+        schema_version=event.schema_version,
+        data=data,
+        source=_source(event.source, f"{field_name}.source"),
+        metadata=_metadata(event.metadata, f"{field_name}.metadata"),
+        effective_at=_effective_at(event.effective_at, f"{field_name}.effective_at"),
+    )
+    size = len(canonical_bytes([prepared.data, prepared.source, prepared.metadata]))
+    if size > max_bytes:
+        raise ValidationError(
+            f"{field_name}.data", f"event is {size} bytes; the limit is {max_bytes} bytes"
+        )
+    return prepared
+
+
+def prepare(
+    events: Sequence[NewEvent], max_bytes: int = DEFAULT_MAX_EVENT_BYTES
+) -> list[PreparedEvent]:
+    """Validate and normalise a batch; refuse the whole batch at its first bad field."""
+    if isinstance(events, NewEvent):
+        events = [events]
+    if not isinstance(events, Sequence) or isinstance(events, str | bytes):
+        raise ValidationError("events", "must be a list of events")
+    if not events:
+        raise ValidationError("events", "at least one event is required")
+    prepared = [prepare_one(e, f"events[{i}]", max_bytes) for i, e in enumerate(events)]
+    seen: dict[uuid.UUID, int] = {}
+    for i, p in enumerate(prepared):
+        if p.event_id in seen:
+            raise ValidationError(
+                f"events[{i}].event_id", f"repeats the event_id of events[{seen[p.event_id]}]"
+            )
+        seen[p.event_id] = i
+    return prepared

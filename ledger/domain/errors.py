@@ -1,0 +1,42 @@
+"""Errors are types, raised in the core and mapped once at the edge (CLI exit codes, GraphQL errors)."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every error the ledger raises on purpose."""
+
+
+class ValidationError(LedgerError):
+    """Input refused before anything was written; names the offending field and the reason."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}")
+
+
+class VersionConflict(LedgerError):
+    """An append stated an expected stream version that is no longer current."""
+
+    def __init__(self, stream: str, expected: int, current: int) -> None:
+        self.stream = stream
+        self.expected = expected
+        self.current = current
+        super().__init__(
+            f"version conflict on stream {stream!r}: expected version {expected}, "
+            f"but the current version is {current}"
+        )
+
+
+class DuplicateEvent(LedgerError):
+    """An event id was reused for different content, or a retry did not repeat its whole batch."""
+
+    def __init__(self, event_id: str, reason: str) -> None:
+        self.event_id = event_id
+        self.reason = reason
+        super().__init__(f"event_id {event_id}: {reason}")
+
+
+class NotFound(LedgerError):
+    """A stream, event or position that the ledger does not hold."""

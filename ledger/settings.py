@@ -1,0 +1,114 @@
+"""Configuration, read once from ``LEDGER_*`` environment variables into one immutable object.
+
+Nothing else in the code base reads the environment: the CLI builds a ``Settings`` and hands
+it to whatever needs it, which keeps tests and processes explicit about their configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from .domain.envelope import DEFAULT_MAX_EVENT_BYTES
+from .domain.errors import ValidationError
+
+APP_NAME = "deal-ledger"
+
+# Every variable the ledger reads, with what it means; `ledger config` prints them.
+VARIABLES: dict[str, str] = {
+    "LEDGER_DATABASE_URL": "PostgreSQL URL the service uses; unset = start the embedded server",
+    "LEDGER_OWNER_DATABASE_URL": "URL of the schema owner, for `ledger db upgrade` (default: LEDGER_DATABASE_URL)",
+    "LEDGER_APP_ROLE": "role the service acts as, with only SELECT and INSERT on events ('' = none)",
+    "LEDGER_DATA_DIR": "where the embedded PostgreSQL keeps its data (default: the user data directory)",
+    "LEDGER_HOST": "address `ledger serve` listens on",
+    "LEDGER_PORT": "port `ledger serve` listens on",
+    "LEDGER_MIGRATE_ON_START": "apply migrations when the service starts (default: only when embedded)",
+    "LEDGER_MAX_EVENT_BYTES": "largest event (data, source and metadata as JSON) an append accepts",
+    "LEDGER_ENV": "local (default) or production",
+    "LEDGER_LOG_LEVEL": "debug, info, warning or error",
+}
+
+
+def _bool(name: str, text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValidationError(name, f"expected true or false, got {text!r}")
+
+
+def _int(name: str, text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValidationError(name, f"expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise ValidationError(name, f"must be at least {minimum}, got {value}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str | None = None
+    owner_database_url: str | None = None
+    app_role: str = "ledger_app"
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    migrate_on_start: bool | None = None
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    env: str = "local"
+    log_level: str = "info"
+
+    @property
+    def embedded(self) -> bool:
+        """No server was named, so the ledger runs its own PostgreSQL from a wheel."""
+        return self.database_url is None
+
+    @property
+    def should_migrate_on_start(self) -> bool:
+        return self.embedded if self.migrate_on_start is None else self.migrate_on_start
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        unknown = sorted(k for k in env if k.startswith("LEDGER_") and k not in VARIABLES)
+        unknown = [k for k in unknown if not k.startswith("LEDGER_TEST_")]
+        if unknown:
+            raise ValidationError(
+                unknown[0], f"unknown setting; known: {', '.join(sorted(VARIABLES))}"
+            )
+        values: dict[str, object] = {}
+        if url := env.get("LEDGER_DATABASE_URL", "").strip():
+            values["database_url"] = url
+        if url := env.get("LEDGER_OWNER_DATABASE_URL", "").strip():
+            values["owner_database_url"] = url
+        if "LEDGER_APP_ROLE" in env:
+            values["app_role"] = env["LEDGER_APP_ROLE"].strip()
+        if text := env.get("LEDGER_DATA_DIR", "").strip():
+            values["data_dir"] = Path(text).expanduser()
+        if text := env.get("LEDGER_HOST", "").strip():
+            values["host"] = text
+        if text := env.get("LEDGER_PORT", "").strip():
+            values["port"] = _int("LEDGER_PORT", text, 0)
+        if text := env.get("LEDGER_MIGRATE_ON_START", "").strip():
+            values["migrate_on_start"] = _bool("LEDGER_MIGRATE_ON_START", text)
+        if text := env.get("LEDGER_MAX_EVENT_BYTES", "").strip():
+            values["max_event_bytes"] = _int("LEDGER_MAX_EVENT_BYTES", text, 1024)
+        if text := env.get("LEDGER_ENV", "").strip():
+            if text not in ("local", "production"):
+                raise ValidationError("LEDGER_ENV", f"expected local or production, got {text!r}")
+            values["env"] = text
+        if text := env.get("LEDGER_LOG_LEVEL", "").strip():
+            if text.lower() not in ("debug", "info", "warning", "error"):
+                raise ValidationError("LEDGER_LOG_LEVEL", f"unknown level {text!r}")
+            values["log_level"] = text.lower()
+        role = values.get("app_role", "ledger_app")
+        if role and not str(role).replace("_", "a").isalnum():
+            raise ValidationError("LEDGER_APP_ROLE", "letters, digits and underscores only")
+        return cls(**values)  # type: ignore[arg-type]

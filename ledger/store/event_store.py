@@ -1,0 +1,267 @@
+"""Append and read events in PostgreSQL, one hash-chained global order.
+
+Ordering. Appends are serialised by a transaction-scoped advisory lock. Under the lock an
+append reads the head (position, hash, recorded_at) and the stream's version, writes its
+events at the next positions, and commits; the lock is released only after the commit is
+visible. So positions are gapless and commit in position order: a reader that tails by
+``position > checkpoint`` can never see position ``p + 1`` before ``p`` is visible, and never
+misses a late commit. The hash chain needs this serialisation anyway (each hash covers the
+previous one), and a trigger in the database refuses any insert that does not continue the
+chain, so a writer that skips the lock fails instead of forking the history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import orjson
+from psycopg.types.json import Jsonb
+from sqlalchemy import Engine, select
+
+from ..domain.chain import GENESIS_HASH, Digest, chain_hash
+from ..domain.envelope import (
+    DEFAULT_MAX_EVENT_BYTES,
+    NewEvent,
+    PreparedEvent,
+    RecordedEvent,
+    prepare,
+    validate_expected_version,
+    validate_stream,
+)
+from ..domain.errors import DuplicateEvent, NotFound, VersionConflict
+from .schema import EVENT_COLUMNS, events
+
+# pg_advisory_xact_lock key that serialises appends within one database ("ledger" in ASCII).
+APPEND_LOCK_KEY = 0x6C6564676572
+
+_STATE_SQL = """
+SELECT clock_timestamp(),
+       (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream = %(stream)s),
+       h.position, h.hash, h.recorded_at
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT position, hash, recorded_at FROM events ORDER BY position DESC LIMIT 1
+) AS h ON true
+"""
+
+_SELECT_COLUMNS = ", ".join(EVENT_COLUMNS)
+_COPY_SQL = f"COPY events ({_SELECT_COLUMNS}) FROM STDIN"
+
+
+def _dumps(value: object) -> str:
+    # Normalised data holds only JSON types; orjson is exact for them but for ints beyond 64 bits.
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The ledger's last event: the digest an auditor keeps, and when it was recorded."""
+
+    position: int
+    hash: str
+    recorded_at: dt.datetime | None
+
+    @property
+    def digest(self) -> Digest:
+        return Digest(self.position, self.hash)
+
+
+def _row_to_event(row: Sequence[object]) -> RecordedEvent:
+    return RecordedEvent(*row)  # type: ignore[arg-type]
+
+
+class EventStore:
+    """The ledger's events in PostgreSQL: append-only, gapless, hash-chained."""
+
+    def __init__(self, engine: Engine, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        self.engine = engine
+        self.max_event_bytes = max_event_bytes
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def append(
+        self,
+        stream: str,
+        events: Sequence[NewEvent] | NewEvent,
+        expected_version: int | None = None,
+    ) -> list[RecordedEvent]:
+        """Record ``events`` at the end of ``stream``, all or nothing.
+
+        ``expected_version`` is the stream version the caller decided on (0 for a new stream);
+        if another append got there first, ``VersionConflict`` names the current version.
+        A retry that repeats the same event ids returns the originally recorded events and
+        writes nothing.
+        """
+        stream = validate_stream(stream)
+        expected_version = validate_expected_version(expected_version)
+        prepared = prepare(events, self.max_event_bytes)  # type: ignore[arg-type]
+        with self.engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
+                cur.execute(
+                    f"SELECT {_SELECT_COLUMNS} FROM events WHERE event_id = ANY(%s) "
+                    "ORDER BY position",
+                    ([p.event_id for p in prepared],),
+                )
+                existing = [_row_to_event(r) for r in cur.fetchall()]
+                if existing:
+                    return self._replayed(stream, prepared, existing)
+                cur.execute(_STATE_SQL, {"stream": stream})
+                now, current_version, head_position, head_hash, head_recorded_at = cur.fetchone()
+                if expected_version is not None and expected_version != current_version:
+                    raise VersionConflict(stream, expected_version, current_version)
+                recorded = self._chain(
+                    stream,
+                    prepared,
+                    position=head_position or 0,
+                    prev_hash=head_hash or GENESIS_HASH,
+                    version=current_version,
+                    recorded_at=max(now, head_recorded_at) if head_recorded_at else now,
+                )
+                with cur.copy(_COPY_SQL) as copy:
+                    for e in recorded:
+                        copy.write_row(
+                            (
+                                e.position,
+                                e.stream,
+                                e.stream_version,
+                                e.event_id,
+                                e.type,
+                                e.schema_version,
+                                Jsonb(e.data, dumps=_dumps),
+                                Jsonb(e.source, dumps=_dumps),
+                                Jsonb(e.metadata, dumps=_dumps),
+                                e.effective_at,
+                                e.recorded_at,
+                                e.prev_hash,
+                                e.hash,
+                            )
+                        )
+        return recorded
+
+    @staticmethod
+    def _chain(
+        stream: str,
+        prepared: Sequence[PreparedEvent],
+        *,
+        position: int,
+        prev_hash: str,
+        version: int,
+        recorded_at: dt.datetime,
+    ) -> list[RecordedEvent]:
+        recorded = []
+        for p in prepared:
+            position += 1
+            version += 1
+            fields = {
+                "position": position,
+                "stream": stream,
+                "stream_version": version,
+                "event_id": p.event_id,
+                "type": p.type,
+                "schema_version": p.schema_version,
+                "data": p.data,
+                "source": p.source,
+                "metadata": p.metadata,
+                "effective_at": p.effective_at,
+                "recorded_at": recorded_at,
+                "prev_hash": prev_hash,
+            }
+            prev_hash = chain_hash(**fields)
+            recorded.append(RecordedEvent(**fields, hash=prev_hash))  # type: ignore[arg-type]
+        return recorded
+
+    @staticmethod
+    def _replayed(
+        stream: str, prepared: Sequence[PreparedEvent], existing: list[RecordedEvent]
+    ) -> list[RecordedEvent]:
+        """A retry: every event id must already be recorded, with the same content."""
+        by_id = {e.event_id: e for e in existing}
+        for p in prepared:
+            original = by_id.get(p.event_id)
+            if original is None:
+                first = existing[0]
+                raise DuplicateEvent(
+                    str(first.event_id),
+                    f"already recorded at position {first.position}, but event {p.event_id} "
+                    "of the same batch is not: a retry must repeat its batch exactly",
+                )
+            if not p.same_content(original, stream):
+                raise DuplicateEvent(
+                    str(p.event_id),
+                    f"already recorded at position {original.position} with different content; "
+                    "an event id names one event forever",
+                )
+        return [by_id[p.event_id] for p in prepared]
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def head(self) -> Head:
+        """The last event's position and hash (position 0 and the genesis hash when empty)."""
+        query = (
+            select(events.c.position, events.c.hash, events.c.recorded_at)
+            .order_by(events.c.position.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            return Head(0, GENESIS_HASH, None)
+        return Head(row.position, row.hash, row.recorded_at)
+
+    def read(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        """Events with ``position > after``, in order: what a tailing reader polls for."""
+        query = (
+            select(events).where(events.c.position > after).order_by(events.c.position).limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_row_to_event(r) for r in conn.execute(query)]
+
+    def iter_events(
+        self, after: int = 0, until: int | None = None, batch_size: int = 5000
+    ) -> Iterator[RecordedEvent]:
+        """Every event after ``after`` (up to ``until``), streamed in batches: memory stays flat."""
+        while True:
+            query = select(events).where(events.c.position > after)
+            if until is not None:
+                query = query.where(events.c.position <= until)
+            query = query.order_by(events.c.position).limit(batch_size)
+            with self.engine.connect() as conn:
+                batch = [_row_to_event(r) for r in conn.execute(query)]
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            after = batch[-1].position
+
+    def read_stream(self, stream: str) -> list[RecordedEvent]:
+        """One stream's events in version order."""
+        stream = validate_stream(stream)
+        query = select(events).where(events.c.stream == stream).order_by(events.c.stream_version)
+        with self.engine.connect() as conn:
+            return [_row_to_event(r) for r in conn.execute(query)]
+
+    def stream_version(self, stream: str) -> int:
+        stream = validate_stream(stream)
+        with self.engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream = %(s)s",
+                {"s": stream},
+            ).scalar_one()
+
+    def get(self, event_id: uuid.UUID | str) -> RecordedEvent:
+        query = select(events).where(events.c.event_id == uuid.UUID(str(event_id)))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no event with event_id {event_id}")
+        return _row_to_event(row)
