@@ -7,6 +7,7 @@ failed operation), 2 the command was used wrongly (bad option or setting).
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -95,6 +96,10 @@ def serve(host: str | None, port: int | None) -> None:
             f"deal ledger on http://{bind_host}:{bind_port} ({where}, head {ledger.store.head().digest})",
             highlight=False,
         )
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; this
+        # handler turns that into a normal exit so the embedded PostgreSQL is stopped cleanly.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, _exit_normally)
         uvicorn.run(
             create_app(ledger),
             host=bind_host,
@@ -104,6 +109,10 @@ def serve(host: str | None, port: int | None) -> None:
         )
 
     run()
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 @main.group()

@@ -147,7 +147,11 @@ def test_a_batch_refused_by_the_database_writes_nothing(store: EventStore) -> No
     [
         ("entity/openai", [registered(source=None)], "events[0].source"),
         ("entity/openai", [registered(type="Rumour")], "events[0].type"),
-        ("entity/openai", [registered(effective_at=dt.datetime(2025, 1, 1))], "events[0].effective_at"),
+        (
+            "entity/openai",
+            [registered(effective_at=dt.datetime(2025, 1, 1))],
+            "events[0].effective_at",
+        ),
         ("entity/openai", [registered(event_id="42")], "events[0].event_id"),
         ("entity/openai", [registered(data={"blob": "x" * 70_000})], "events[0].data"),
         ("Entity/OpenAI", [registered()], "stream"),
