@@ -14,21 +14,31 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from .errors import ValidationError
 
 JSONValue = dict[str, Any] | list[Any] | str | int | bool | None
 
 
 def format_timestamp(value: dt.datetime) -> str:
-    """ISO-8601 in UTC with microseconds, the precision PostgreSQL keeps."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO-8601 in UTC with microseconds (the precision PostgreSQL keeps) and a 4-digit year."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def normalise(value: Any, field: str) -> JSONValue:
     """Return ``value`` as plain JSON data, or refuse it naming ``field`` (a dotted path)."""
     if value is None or isinstance(value, bool | str):
-        if isinstance(value, str) and "\x00" in value:
-            raise ValidationError(field, "text may not contain the NUL character")
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValidationError(field, "text may not contain the NUL character")
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValidationError(
+                        field, "text is not valid Unicode (it holds a lone surrogate)"
+                    ) from None
         return value
     if isinstance(value, int):
         return value
@@ -59,7 +69,17 @@ def normalise(value: Any, field: str) -> JSONValue:
 
 
 def canonical_bytes(value: JSONValue) -> bytes:
-    """Sorted keys, no whitespace, UTF-8: the same value always gives the same bytes."""
+    """Sorted keys, no whitespace, UTF-8: the same value always gives the same bytes.
+
+    The definition is the standard library's ``json.dumps(sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``; orjson gives the very same bytes for every normalised value (a
+    property test holds them to it) several times faster, and integers beyond 64 bits, which
+    orjson does not take, fall back to the definition itself.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        pass
     return json.dumps(
         value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

@@ -1,5 +1,12 @@
 """The hash chain: each event's hash covers its whole content and the previous event's hash.
 
+An event's hash is computed in two steps. Its *content hash* covers what the caller supplied
+(id, type, schema version, data, source, metadata, effective time); its *hash* then covers the
+content hash together with where and when the ledger put it (position, stream, stream version,
+recorded time) and the previous event's hash. The first step runs in the client before an append;
+the second needs the head of the ledger and the database clock, so the database runs it inside
+the append, under the append lock, in one round trip.
+
 Because the position is part of what is hashed, an event cannot be moved, and because each hash
 covers the previous one, no event can be changed, dropped or inserted without breaking every
 hash after it. A digest ``POSITION:HASH`` kept by an auditor pins the whole history up to it.
@@ -32,6 +39,67 @@ CHAIN_FIELDS: tuple[str, ...] = (
 )
 
 
+# The content of an event: everything the caller supplied, hashed once by the client.
+CONTENT_FIELDS: tuple[str, ...] = (
+    "event_id",
+    "type",
+    "schema_version",
+    "data",
+    "source",
+    "metadata",
+    "effective_at",
+)
+
+
+def content_hash(
+    *,
+    event_id: Any,
+    type: str,
+    schema_version: int,
+    data: Any,
+    source: Any,
+    metadata: Any,
+    effective_at: Any,
+) -> str:
+    """SHA-256 (hex) of the canonical JSON object of the event's content fields."""
+    record = {
+        "event_id": str(event_id),
+        "type": type,
+        "schema_version": schema_version,
+        "data": data,
+        "source": source,
+        "metadata": metadata,
+        "effective_at": format_timestamp(effective_at),
+    }
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
+def link_hash(
+    *,
+    position: int,
+    stream: str,
+    stream_version: int,
+    recorded_at: Any,
+    prev_hash: str,
+    content: str,
+) -> str:
+    """SHA-256 (hex) of the canonical JSON object that places content in the chain.
+
+    Every value here is plain ASCII that needs no JSON escaping (a stream matches
+    ``event_types.STREAM``), so the database computes the very same bytes with ``format()`` when it
+    appends (migration 0002), and the client never has to hold the append lock while it hashes.
+    """
+    record = {
+        "content": content,
+        "position": position,
+        "prev_hash": prev_hash,
+        "recorded_at": format_timestamp(recorded_at),
+        "stream": stream,
+        "stream_version": stream_version,
+    }
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+
+
 def chain_hash(
     *,
     position: int,
@@ -47,22 +115,24 @@ def chain_hash(
     recorded_at: Any,
     prev_hash: str,
 ) -> str:
-    """SHA-256 (hex) of the canonical JSON object of the event's fields."""
-    record = {
-        "position": position,
-        "stream": stream,
-        "stream_version": stream_version,
-        "event_id": str(event_id),
-        "type": type,
-        "schema_version": schema_version,
-        "data": data,
-        "source": source,
-        "metadata": metadata,
-        "effective_at": format_timestamp(effective_at),
-        "recorded_at": format_timestamp(recorded_at),
-        "prev_hash": prev_hash,
-    }
-    return hashlib.sha256(canonical_bytes(record)).hexdigest()
+    """An event's hash: its content hash, linked to its place in the chain and the previous hash."""
+    content = content_hash(
+        event_id=event_id,
+        type=type,
+        schema_version=schema_version,
+        data=data,
+        source=source,
+        metadata=metadata,
+        effective_at=effective_at,
+    )
+    return link_hash(
+        position=position,
+        stream=stream,
+        stream_version=stream_version,
+        recorded_at=recorded_at,
+        prev_hash=prev_hash,
+        content=content,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .canonical import JSONValue, canonical_bytes, normalise
+from .chain import content_hash
 from .errors import ValidationError
 from .event_types import EVENT_TYPES, MAX_SLUG_LENGTH, STREAM
 
@@ -47,6 +48,18 @@ class PreparedEvent:
     source: dict[str, JSONValue]
     metadata: dict[str, JSONValue]
     effective_at: dt.datetime
+
+    def content_hash(self) -> str:
+        """The hash of what the caller supplied; the chain links it in at append time."""
+        return content_hash(
+            event_id=self.event_id,
+            type=self.type,
+            schema_version=self.schema_version,
+            data=self.data,
+            source=self.source,
+            metadata=self.metadata,
+            effective_at=self.effective_at,
+        )
 
     def same_content(self, recorded: RecordedEvent, stream: str) -> bool:
         """Whether a recorded event is this one (a retry), ignoring what the ledger assigned."""

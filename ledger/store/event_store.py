@@ -18,10 +18,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import orjson
+import psycopg
 from psycopg.types.json import Jsonb
 from sqlalchemy import Engine, select
 
-from ..domain.chain import GENESIS_HASH, Digest, chain_hash
+from ..domain.canonical import format_timestamp
+from ..domain.chain import GENESIS_HASH, Digest, link_hash
 from ..domain.envelope import (
     DEFAULT_MAX_EVENT_BYTES,
     NewEvent,
@@ -48,7 +50,14 @@ LEFT JOIN LATERAL (
 """
 
 _SELECT_COLUMNS = ", ".join(EVENT_COLUMNS)
+_EXISTING_SQL = f"SELECT {_SELECT_COLUMNS} FROM events WHERE event_id = ANY(%s) ORDER BY position"
 _COPY_SQL = f"COPY events ({_SELECT_COLUMNS}) FROM STDIN"
+_APPEND_SQL = (
+    "SELECT outcome, out_position, out_stream_version, out_recorded_at, out_prev_hash, out_hash "
+    "FROM events_append(%s, %s, %s::jsonb)"
+)
+# Appends of up to this many events go through events_append(); larger ones through COPY.
+_FUNCTION_MAX_EVENTS = 100
 
 
 def _dumps(value: object) -> str:
@@ -72,6 +81,24 @@ class Head:
     @property
     def digest(self) -> Digest:
         return Digest(self.position, self.hash)
+
+
+def _to_row(e: RecordedEvent) -> tuple[object, ...]:
+    return (
+        e.position,
+        e.stream,
+        e.stream_version,
+        e.event_id,
+        e.type,
+        e.schema_version,
+        Jsonb(e.data, dumps=_dumps),
+        Jsonb(e.source, dumps=_dumps),
+        Jsonb(e.metadata, dumps=_dumps),
+        e.effective_at,
+        e.recorded_at,
+        e.prev_hash,
+        e.hash,
+    )
 
 
 def _row_to_event(row: Sequence[object]) -> RecordedEvent:
@@ -103,56 +130,131 @@ class EventStore:
         stream = validate_stream(stream)
         expected_version = validate_expected_version(expected_version)
         prepared = prepare(events, self.max_event_bytes)  # type: ignore[arg-type]
-        with self.engine.begin() as conn:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            with raw.cursor() as cur:
-                cur.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
-                cur.execute(
-                    f"SELECT {_SELECT_COLUMNS} FROM events WHERE event_id = ANY(%s) "
-                    "ORDER BY position",
-                    ([p.event_id for p in prepared],),
-                )
-                existing = [_row_to_event(r) for r in cur.fetchall()]
-                if existing:
-                    return self._replayed(stream, prepared, existing)
-                cur.execute(_STATE_SQL, {"stream": stream})
-                now, current_version, head_position, head_hash, head_recorded_at = cur.fetchone()
-                if expected_version is not None and expected_version != current_version:
-                    raise VersionConflict(stream, expected_version, current_version)
-                recorded = self._chain(
-                    stream,
-                    prepared,
-                    position=head_position or 0,
-                    prev_hash=head_hash or GENESIS_HASH,
-                    version=current_version,
-                    recorded_at=max(now, head_recorded_at) if head_recorded_at else now,
-                )
-                with cur.copy(_COPY_SQL) as copy:
-                    for e in recorded:
-                        copy.write_row(
-                            (
-                                e.position,
-                                e.stream,
-                                e.stream_version,
-                                e.event_id,
-                                e.type,
-                                e.schema_version,
-                                Jsonb(e.data, dumps=_dumps),
-                                Jsonb(e.source, dumps=_dumps),
-                                Jsonb(e.metadata, dumps=_dumps),
-                                e.effective_at,
-                                e.recorded_at,
-                                e.prev_hash,
-                                e.hash,
-                            )
-                        )
+        pooled = self.engine.raw_connection()
+        try:
+            conn = pooled.driver_connection
+            assert conn is not None
+            try:
+                return self._append(conn, stream, prepared, expected_version)
+            except BaseException:
+                if not conn.closed:
+                    conn.rollback()
+                raise
+        finally:
+            pooled.close()
+
+    def _append(
+        self,
+        conn: psycopg.Connection,
+        stream: str,
+        prepared: list[PreparedEvent],
+        expected_version: int | None,
+    ) -> list[RecordedEvent]:
+        if len(prepared) <= _FUNCTION_MAX_EVENTS:
+            return self._append_in_database(conn, stream, prepared, expected_version)
+        return self._append_by_copy(conn, stream, prepared, expected_version)
+
+    def _append_in_database(
+        self,
+        conn: psycopg.Connection,
+        stream: str,
+        prepared: list[PreparedEvent],
+        expected_version: int | None,
+    ) -> list[RecordedEvent]:
+        """One round trip: events_append() (migration 0002) pipelined with the COMMIT."""
+        batch = _dumps(
+            [
+                {
+                    "event_id": str(p.event_id),
+                    "type": p.type,
+                    "schema_version": p.schema_version,
+                    "data": p.data,
+                    "source": p.source,
+                    "metadata": p.metadata,
+                    "effective_at": format_timestamp(p.effective_at),
+                    "content": p.content_hash(),
+                }
+                for p in prepared
+            ]
+        )
+        params = (stream, expected_version, batch)
+        with conn.pipeline():
+            result = conn.execute(_APPEND_SQL, params)
+            conn.commit()  # harmless for 'replayed' and 'conflict': nothing was written
+        rows = result.fetchall()
+        outcome = rows[0][0]
+        if outcome == "replayed":
+            existing = conn.execute(_EXISTING_SQL, ([p.event_id for p in prepared],)).fetchall()
+            conn.rollback()
+            return self._replayed(stream, prepared, [_row_to_event(r) for r in existing])
+        if outcome == "conflict":
+            assert expected_version is not None
+            raise VersionConflict(stream, expected_version, rows[0][2])
+        return [
+            RecordedEvent(
+                position=position,
+                stream=stream,
+                stream_version=version,
+                event_id=p.event_id,
+                type=p.type,
+                schema_version=p.schema_version,
+                data=p.data,
+                source=p.source,
+                metadata=p.metadata,
+                effective_at=p.effective_at,
+                recorded_at=recorded_at,
+                prev_hash=prev_hash,
+                hash=hash_,
+            )
+            for p, (_, position, version, recorded_at, prev_hash, hash_) in zip(
+                prepared, rows, strict=True
+            )
+        ]
+
+    def _append_by_copy(
+        self,
+        conn: psycopg.Connection,
+        stream: str,
+        prepared: list[PreparedEvent],
+        expected_version: int | None,
+    ) -> list[RecordedEvent]:
+        """Large batches: COPY is the fastest way in; the client links the hashes under the lock."""
+        contents = [p.content_hash() for p in prepared]  # before the lock: it needs no state
+        # The lock first, then -- in statements of their own, so that their snapshots are taken
+        # once the lock is held -- the retry check and the head, in one round trip.
+        with conn.pipeline() as pipeline:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
+            existing_rows = conn.execute(_EXISTING_SQL, ([p.event_id for p in prepared],))
+            state = conn.execute(_STATE_SQL, {"stream": stream})
+            pipeline.sync()
+            existing = [_row_to_event(r) for r in existing_rows.fetchall()]
+            now, current_version, head_position, head_hash, head_recorded_at = state.fetchone()
+        if existing:
+            conn.rollback()
+            return self._replayed(stream, prepared, existing)
+        if expected_version is not None and expected_version != current_version:
+            conn.rollback()
+            raise VersionConflict(stream, expected_version, current_version)
+        recorded = self._chain(
+            stream,
+            prepared,
+            contents,
+            position=head_position or 0,
+            prev_hash=head_hash or GENESIS_HASH,
+            version=current_version,
+            recorded_at=max(now, head_recorded_at) if head_recorded_at else now,
+        )
+        with conn.cursor() as cur, cur.copy(_COPY_SQL) as copy:
+            for e in recorded:
+                copy.write_row(_to_row(e))
+        conn.commit()
         return recorded
 
     @staticmethod
     def _chain(
         stream: str,
         prepared: Sequence[PreparedEvent],
+        contents: Sequence[str],
         *,
         position: int,
         prev_hash: str,
@@ -160,25 +262,35 @@ class EventStore:
         recorded_at: dt.datetime,
     ) -> list[RecordedEvent]:
         recorded = []
-        for p in prepared:
+        for p, content in zip(prepared, contents, strict=True):
             position += 1
             version += 1
-            fields = {
-                "position": position,
-                "stream": stream,
-                "stream_version": version,
-                "event_id": p.event_id,
-                "type": p.type,
-                "schema_version": p.schema_version,
-                "data": p.data,
-                "source": p.source,
-                "metadata": p.metadata,
-                "effective_at": p.effective_at,
-                "recorded_at": recorded_at,
-                "prev_hash": prev_hash,
-            }
-            prev_hash = chain_hash(**fields)
-            recorded.append(RecordedEvent(**fields, hash=prev_hash))  # type: ignore[arg-type]
+            hash_ = link_hash(
+                position=position,
+                stream=stream,
+                stream_version=version,
+                recorded_at=recorded_at,
+                prev_hash=prev_hash,
+                content=content,
+            )
+            recorded.append(
+                RecordedEvent(
+                    position=position,
+                    stream=stream,
+                    stream_version=version,
+                    event_id=p.event_id,
+                    type=p.type,
+                    schema_version=p.schema_version,
+                    data=p.data,
+                    source=p.source,
+                    metadata=p.metadata,
+                    effective_at=p.effective_at,
+                    recorded_at=recorded_at,
+                    prev_hash=prev_hash,
+                    hash=hash_,
+                )
+            )
+            prev_hash = hash_
         return recorded
 
     @staticmethod

@@ -44,22 +44,7 @@ COMMENT ON COLUMN events.recorded_at IS
   'Knowledge time, from the database clock at append; never decreases with position.';
 """
 
-IMMUTABILITY = """
-CREATE FUNCTION events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'the ledger''s events are immutable: % is refused', TG_OP
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'correct a fact with a later event (e.g. EventRetracted)';
-END
-$$;
-
-CREATE TRIGGER events_no_update_or_delete
-    BEFORE UPDATE OR DELETE ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
-CREATE TRIGGER events_no_truncate
-    BEFORE TRUNCATE ON events
-    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
-
+CHECK_APPEND_FUNCTION = """
 -- Every insert must continue the chain: contiguous positions and stream versions,
 -- prev_hash linking to the previous event, recorded_at from this transaction's clock
 -- and never earlier than the previous event's.
@@ -100,12 +85,29 @@ BEGIN
     RETURN NULL;
 END
 $$;
+"""
 
-CREATE TRIGGER events_chain_check
+IMMUTABILITY = """
+CREATE FUNCTION events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the ledger''s events are immutable: % is refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege',
+              HINT = 'correct a fact with a later event (e.g. EventRetracted)';
+END
+$$;
+
+CREATE TRIGGER events_no_update_or_delete
+    BEFORE UPDATE OR DELETE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
+CREATE TRIGGER events_no_truncate
+    BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_refuse_change();
+
+{check_append}CREATE TRIGGER events_chain_check
     AFTER INSERT ON events
     REFERENCING NEW TABLE AS new_events
     FOR EACH STATEMENT EXECUTE FUNCTION events_check_append();
-"""
+""".replace("{check_append}", CHECK_APPEND_FUNCTION + "\n\n")
 
 # Triggers fire ALWAYS, so even a session with session_replication_role = replica is refused
 # (only a superuser who alters the trigger can get past -- which the hash chain then exposes).

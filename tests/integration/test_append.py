@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
 from sqlalchemy import text
 
-from ledger.domain.chain import GENESIS_HASH
+from ledger.domain.chain import CHAIN_FIELDS, GENESIS_HASH, chain_hash
 from ledger.domain.errors import DuplicateEvent, ValidationError, VersionConflict
 from ledger.store import EventStore
+from ledger.store.event_store import _FUNCTION_MAX_EVENTS, APPEND_LOCK_KEY
+from ledger.store.verify import verify
 from tests.conftest import TestDatabase
 from tests.factories import registered, valuation
 
@@ -177,3 +180,49 @@ def test_big_integers_and_unicode_survive_the_round_trip(store: EventStore) -> N
     [event] = store.append("entity/softbank", [registered("softbank", data=data)])
     [read] = store.read()
     assert read.data == data and read.hash == event.hash
+
+
+# Small appends run in the database (events_append, one round trip), large ones by COPY with
+# the client linking the hashes; both must write the same chain and honour the same rules.
+PATHS = pytest.mark.parametrize(
+    "size", [1, _FUNCTION_MAX_EVENTS, _FUNCTION_MAX_EVENTS + 1], ids=["one", "function", "copy"]
+)
+
+
+@PATHS
+def test_either_append_path_writes_hashes_the_python_definition_recomputes(
+    store: EventStore, size: int
+) -> None:
+    store.append("entity/openai", [registered()])
+    data = {"entity_id": "openai", "name": 'Ö "quoted" \\ \u2028 ソフト', "n": 10**20}
+    batch = [valuation(str(i), data=data | {"i": i}) for i in range(size)]
+    appended = store.append("entity/openai", batch)
+    stored = store.read(limit=size + 1)
+    assert stored[1:] == appended
+    for event in stored:
+        assert event.hash == chain_hash(**{f: getattr(event, f) for f in CHAIN_FIELDS})
+    assert verify(store).ok
+
+
+@PATHS
+def test_either_append_path_refuses_a_stale_expected_version(store: EventStore, size: int) -> None:
+    store.append("entity/openai", [registered(), valuation()])
+    head = store.head()
+    with pytest.raises(VersionConflict) as info:
+        store.append("entity/openai", [valuation(str(i)) for i in range(size)], expected_version=1)
+    assert info.value.current == 2
+    assert store.head() == head
+
+
+@PATHS
+def test_either_append_path_answers_a_retry_with_the_original(store: EventStore, size: int) -> None:
+    batch = [valuation(str(i)) for i in range(size)]
+    first = store.append("entity/openai", batch, expected_version=0)
+    again = store.append("entity/openai", batch, expected_version=0)
+    assert again == first
+    assert store.head().position == size
+
+
+def test_the_database_and_the_client_take_the_same_append_lock() -> None:
+    migration = importlib.import_module("migrations.versions.0002_events_append")
+    assert migration.APPEND_LOCK_KEY == APPEND_LOCK_KEY

@@ -140,3 +140,66 @@ def test_an_insert_at_a_taken_position_is_refused(
     recorded: EventStore, database: TestDatabase
 ) -> None:
     assert "events_pkey" in _raw_insert(database, position=2)
+
+
+def _raw_insert_two(database: TestDatabase, **second) -> str:
+    """Insert two events in one statement: a valid next one, then one with ``second`` overrides.
+
+    The chain check compares rows within a batch with each other, not only with the table.
+    """
+    with psycopg.connect(database.libpq_url) as conn:
+        position, stream, version, head_hash = conn.execute(
+            "SELECT position, stream, stream_version, hash FROM events "
+            "ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        rows = [
+            {
+                "position": position + 1,
+                "stream_version": version + 1,
+                "prev_hash": head_hash,
+                "recorded_at": "clock_timestamp()",
+            },
+            {
+                "position": position + 2,
+                "stream_version": version + 2,
+                "prev_hash": "a" * 64,  # the first row's hash
+                "recorded_at": "clock_timestamp()",
+            }
+            | second,
+        ]
+        values = ", ".join(
+            f"(%(position{i})s, %(stream)s, %(stream_version{i})s, %(event_id{i})s, "
+            "'ValuationReported', 1, '{}', '{\"title\": \"x\"}', '{}', now(), "
+            f"{row['recorded_at']}, %(prev_hash{i})s, repeat('a', 64))"
+            for i, row in enumerate(rows)
+        )
+        params = {"stream": stream}
+        for i, row in enumerate(rows):
+            params |= {f"{k}{i}": v for k, v in row.items() if k != "recorded_at"}
+            params[f"event_id{i}"] = uuid.uuid4()
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute(
+                "INSERT INTO events (position, stream, stream_version, event_id, type, "
+                "schema_version, data, source, metadata, effective_at, recorded_at, prev_hash, hash) "
+                f"VALUES {values}",
+                params,
+            )
+        return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "second,problem",
+    [
+        ({"position": 99}, "contiguous"),
+        ({"prev_hash": "b" * 64}, "prev_hash must be the hash of position"),
+        ({"stream_version": 9}, "stream_version must follow"),
+        ({"recorded_at": "transaction_timestamp()"}, "may not go backwards"),
+    ],
+    ids=["gap", "broken-link", "version-skip", "time-backwards"],
+)
+def test_a_batch_that_breaks_the_chain_inside_itself_is_refused(
+    recorded: EventStore, database: TestDatabase, second: dict, problem: str
+) -> None:
+    head = recorded.head()
+    assert problem in _raw_insert_two(database, **second)
+    assert recorded.head() == head

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import uuid
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.domain.canonical import canonical_bytes
+from ledger.domain.canonical import canonical_bytes, format_timestamp, normalise
 from ledger.domain.chain import (
     CHAIN_FIELDS,
     GENESIS_HASH,
@@ -135,6 +136,40 @@ json_values = st.recursive(
 def test_canonical_bytes_do_not_depend_on_key_order(value: dict) -> None:
     reversed_value = dict(reversed(list(value.items())))
     assert canonical_bytes(value) == canonical_bytes(reversed_value)
+
+
+def _definition(value: object) -> bytes:
+    """The canonical encoding as documented, written with the standard library only."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
+
+
+@settings(max_examples=500)
+@given(
+    json_values
+    | st.integers(min_value=2**64, max_value=2**80)
+    | st.text(st.characters(exclude_categories=("Cs",)))
+)
+def test_canonical_bytes_are_exactly_the_documented_json_encoding(value: object) -> None:
+    # The fast encoder must never change a hash: every recorded hash depends on these bytes.
+    assert canonical_bytes(value) == _definition(value)
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_timestamps_format_as_utc_with_microseconds_for_every_year(value: dt.datetime) -> None:
+    utc = value.astimezone(dt.UTC)
+    if utc.year < 1 or utc.year > 9999:  # pragma: no cover - astimezone keeps the range
+        return
+    expected = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
+    assert format_timestamp(value) == expected
+
+
+def test_text_with_a_lone_surrogate_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError) as raised:
+        normalise({"name": "bad \ud800 text"}, "data")
+    assert raised.value.field == "data.name"
+    assert "Unicode" in str(raised.value)
 
 
 def test_a_digest_round_trips_through_text() -> None:
