@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import orjson
 import psycopg
-from psycopg.types.json import Jsonb
 from sqlalchemy import Engine, select
 
 from ..domain.canonical import format_timestamp
@@ -83,21 +82,22 @@ class Head:
         return Digest(self.position, self.hash)
 
 
-def _to_row(e: RecordedEvent) -> tuple[object, ...]:
+def _copy_json(value: object) -> str:
+    # COPY's text format: JSON text never holds a raw tab, newline or carriage return (it
+    # escapes them), so only the backslash needs doubling.
+    return _dumps(value).replace("\\", "\\\\")
+
+
+def _copy_line(e: RecordedEvent) -> str:
+    """One row of COPY's text format; several times faster than psycopg's per-value dumping.
+
+    The stream, type and hashes are validated plain ASCII; timestamps are written as UTC.
+    """
     return (
-        e.position,
-        e.stream,
-        e.stream_version,
-        e.event_id,
-        e.type,
-        e.schema_version,
-        Jsonb(e.data, dumps=_dumps),
-        Jsonb(e.source, dumps=_dumps),
-        Jsonb(e.metadata, dumps=_dumps),
-        e.effective_at,
-        e.recorded_at,
-        e.prev_hash,
-        e.hash,
+        f"{e.position}\t{e.stream}\t{e.stream_version}\t{e.event_id}\t{e.type}\t"
+        f"{e.schema_version}\t{_copy_json(e.data)}\t{_copy_json(e.source)}\t"
+        f"{_copy_json(e.metadata)}\t{format_timestamp(e.effective_at)}\t"
+        f"{format_timestamp(e.recorded_at)}\t{e.prev_hash}\t{e.hash}\n"
     )
 
 
@@ -245,8 +245,7 @@ class EventStore:
             recorded_at=max(now, head_recorded_at) if head_recorded_at else now,
         )
         with conn.cursor() as cur, cur.copy(_COPY_SQL) as copy:
-            for e in recorded:
-                copy.write_row(_to_row(e))
+            copy.write("".join(map(_copy_line, recorded)))
         conn.commit()
         return recorded
 
