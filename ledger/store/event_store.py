@@ -178,9 +178,17 @@ class EventStore:
             ]
         )
         params = (stream, expected_version, batch)
-        with conn.pipeline():
-            result = conn.execute(_APPEND_SQL, params)
-            conn.commit()  # harmless for 'replayed' and 'conflict': nothing was written
+        try:
+            with conn.pipeline():
+                result = conn.execute(_APPEND_SQL, params)
+                conn.commit()  # harmless for 'replayed' and 'conflict': nothing was written
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.constraint_name != "events_event_id_key":
+                raise
+            # A concurrent append recorded one of these ids after our retry check: ask again,
+            # and the function answers 'replayed' (or refuses a partial retry as usual).
+            conn.rollback()
+            return self._append_in_database(conn, stream, prepared, expected_version)
         rows = result.fetchall()
         outcome = rows[0][0]
         if outcome == "replayed":

@@ -75,9 +75,9 @@ BEGIN
             USING ERRCODE = 'data_exception';
     END IF;
 
-    -- Each statement below takes its snapshot after the lock is held (VOLATILE plpgsql).
-    PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
-
+    -- A retry is detected before the lock, so the lock is held no longer than it must be. An
+    -- id recorded by a transaction that commits after this check makes the INSERT below fail
+    -- on events_event_id_key; the client then asks again and gets 'replayed'.
     IF EXISTS (SELECT FROM events e
                 WHERE e.event_id IN (SELECT (d.e ->> 'event_id')::uuid
                                        FROM jsonb_array_elements(p_events) AS d(e))) THEN
@@ -86,16 +86,21 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT coalesce(max(e.stream_version), 0) INTO v_version
-      FROM events e WHERE e.stream = p_stream;
+    -- Each statement below takes its snapshot after the lock is held (VOLATILE plpgsql).
+    PERFORM pg_advisory_xact_lock({APPEND_LOCK_KEY});
+
+    SELECT (SELECT coalesce(max(e.stream_version), 0) FROM events e WHERE e.stream = p_stream),
+           h.position, h.hash, h.recorded_at
+      INTO v_version, v_position, v_prev, v_head_at
+      FROM (SELECT 1) AS one
+      LEFT JOIN LATERAL (
+            SELECT e.position, e.hash, e.recorded_at FROM events e ORDER BY e.position DESC LIMIT 1
+           ) AS h ON true;
     IF p_expected_version IS NOT NULL AND p_expected_version <> v_version THEN
         RETURN QUERY SELECT 'conflict'::text, NULL::bigint, v_version, NULL::timestamptz,
                             NULL::text, NULL::text;
         RETURN;
     END IF;
-
-    SELECT e.position, e.hash, e.recorded_at INTO v_position, v_prev, v_head_at
-      FROM events e ORDER BY e.position DESC LIMIT 1;
     v_position := coalesce(v_position, 0);
     v_prev := coalesce(v_prev, repeat('0', 64));
     v_now := greatest(clock_timestamp(), v_head_at);

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
 
 from ledger.domain.errors import VersionConflict
 from ledger.store import EventStore
@@ -89,3 +92,21 @@ def test_concurrent_commands_on_one_stream_conflict_cleanly_and_a_retry_succeeds
         t.join()
     assert sorted(outcomes) == ["appended", "conflict"]
     assert [e.stream_version for e in store.read_stream("entity/openai")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("size", [1, 150], ids=["function", "copy"])
+def test_the_same_batch_appended_concurrently_is_recorded_once(
+    store: EventStore, size: int
+) -> None:
+    # Clients that retry at once race each other: every one gets the one recorded batch back.
+    batch = [valuation(str(i)) for i in range(size)]
+    barrier = threading.Barrier(6)
+
+    def append() -> list:
+        barrier.wait()
+        return store.append("entity/openai", batch)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda _: append(), range(6)))
+    assert all(result == results[0] for result in results)
+    assert [e.event_id for e in store.read(limit=1000)] == [e.event_id for e in batch]
