@@ -125,9 +125,7 @@ def decide_deal(
         for i, leg in enumerate(data["legs"]):
             for role in ("payer", "payee"):
                 if leg[role] not in known_entities:
-                    raise ValidationError(
-                        f"data.legs[{i}].{role}", f"unknown entity {leg[role]!r}"
-                    )
+                    raise ValidationError(f"data.legs[{i}].{role}", f"unknown entity {leg[role]!r}")
         if type == "DealAmended":
             kept = {leg["leg"] for leg in data["legs"]}
             for leg_id, funded in state.funded.items():

@@ -54,7 +54,9 @@ def refused(call, *args) -> ValidationError:
 
 
 def test_an_entity_cannot_be_registered_twice() -> None:
-    state = entity_state([E("EntityRegistered", {"entity_id": "openai", "name": "OpenAI", "kind": "company"})])
+    state = entity_state(
+        [E("EntityRegistered", {"entity_id": "openai", "name": "OpenAI", "kind": "company"})]
+    )
     error = refused(decide_entity, state, "EntityRegistered", {"entity_id": "openai"})
     assert error.field == "data.entity_id" and "already exists" in error.reason
 
@@ -69,14 +71,21 @@ def test_a_rename_folds_into_the_current_name_and_keeps_the_old_ones() -> None:
     state = entity_state(
         [
             E("EntityRenamed", {"entity_id": "openai", "name": "OpenAI Group"}, T0 + DAY, 2),
-            E("EntityRegistered", {"entity_id": "openai", "name": "OpenAI", "kind": "company"}, T0, 1),
+            E(
+                "EntityRegistered",
+                {"entity_id": "openai", "name": "OpenAI", "kind": "company"},
+                T0,
+                1,
+            ),
         ]
     )
     assert state.name == "OpenAI Group" and state.names == ["OpenAI", "OpenAI Group"]
 
 
 def test_a_deal_cannot_be_announced_twice() -> None:
-    error = refused(decide_deal, deal_state([announced()]), "DealAnnounced", announced().data, KNOWN)
+    error = refused(
+        decide_deal, deal_state([announced()]), "DealAnnounced", announced().data, KNOWN
+    )
     assert error.field == "data.deal_id" and "already exists" in error.reason
 
 
@@ -88,7 +97,9 @@ def test_an_unknown_deal_cannot_be_changed(type: str) -> None:
 
 @pytest.mark.parametrize("type", ["DealAmended", "TrancheFunded", "DealTerminated"])
 def test_a_terminated_deal_cannot_be_changed(type: str) -> None:
-    state = deal_state([announced(), E("DealTerminated", {"deal_id": "nv-oai", "reason": "x"}, T0 + DAY)])
+    state = deal_state(
+        [announced(), E("DealTerminated", {"deal_id": "nv-oai", "reason": "x"}, T0 + DAY)]
+    )
     error = refused(decide_deal, state, type, {"deal_id": "nv-oai"}, KNOWN)
     assert "terminated" in error.reason
 
@@ -101,25 +112,46 @@ def test_legs_must_name_known_entities() -> None:
 
 def test_a_tranche_may_fund_up_to_what_is_left_of_its_leg() -> None:
     state = deal_state(
-        [announced(), E("TrancheFunded", {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "6000000000"}, T0 + DAY)]
+        [
+            announced(),
+            E(
+                "TrancheFunded",
+                {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "6000000000"},
+                T0 + DAY,
+            ),
+        ]
     )
     assert state.left_on("equity") == Decimal("4000000000")
-    decide_deal(state, "TrancheFunded", {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "4000000000"}, KNOWN)
+    decide_deal(
+        state,
+        "TrancheFunded",
+        {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "4000000000"},
+        KNOWN,
+    )
     error = refused(
-        decide_deal, state, "TrancheFunded", {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "4000000001"}, KNOWN
+        decide_deal,
+        state,
+        "TrancheFunded",
+        {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "4000000001"},
+        KNOWN,
     )
     assert error.field == "data.amount_usd" and "4000000000" in error.reason
 
 
 def test_a_tranche_of_a_leg_without_a_firm_part_is_limited_by_its_headline() -> None:
-    state = deal_state([announced(leg(committed_usd=None) | {"committed_usd": None})])
-    state.legs["equity"].pop("committed_usd")
+    headline_only = leg()
+    del headline_only["committed_usd"]
+    state = deal_state([announced(headline_only)])
     assert state.left_on("equity") == Decimal("100000000000")
 
 
 def test_a_tranche_names_an_existing_leg() -> None:
     error = refused(
-        decide_deal, deal_state([announced()]), "TrancheFunded", {"deal_id": "nv-oai", "leg": "loan", "amount_usd": "1"}, KNOWN
+        decide_deal,
+        deal_state([announced()]),
+        "TrancheFunded",
+        {"deal_id": "nv-oai", "leg": "loan", "amount_usd": "1"},
+        KNOWN,
     )
     assert error.field == "data.leg" and "no leg 'loan'" in error.reason
 
@@ -129,23 +161,33 @@ def test_an_amendment_replaces_the_legs_and_keeps_what_was_funded() -> None:
         [
             announced(),
             E("TrancheFunded", {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "1"}, T0 + DAY),
-            E("DealAmended", {"deal_id": "nv-oai", "legs": [leg(committed_usd="20")], "reason": "r"}, T0 + 2 * DAY),
+            E(
+                "DealAmended",
+                {"deal_id": "nv-oai", "legs": [leg(committed_usd="20")], "reason": "r"},
+                T0 + 2 * DAY,
+            ),
         ]
     )
     assert state.legs["equity"]["committed_usd"] == "20" and state.left_on("equity") == Decimal(19)
 
 
 def test_an_amendment_may_not_drop_a_funded_leg() -> None:
-    state = deal_state([announced(), E("TrancheFunded", {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "1"})])
+    state = deal_state(
+        [announced(), E("TrancheFunded", {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "1"})]
+    )
     data = {"deal_id": "nv-oai", "legs": [leg(leg="other")], "reason": "r"}
     error = refused(decide_deal, state, "DealAmended", data, KNOWN)
     assert error.field == "data.legs" and "funded" in error.reason
 
 
 def test_a_fold_follows_effective_time_then_position() -> None:
-    # A back-dated termination recorded later still ends the deal at its effective time.
-    later_recorded_earlier_effective = E("DealTerminated", {"deal_id": "nv-oai", "reason": "x"}, T0, 9)
-    assert deal_state([announced(), later_recorded_earlier_effective]).terminated
+    # A back-dated rename recorded later does not override a rename effective after it.
+    registered = E("EntityRegistered", {"entity_id": "x", "name": "X", "kind": "company"}, T0, 1)
+    newer = E("EntityRenamed", {"entity_id": "x", "name": "Newer"}, T0 + 2 * DAY, 2)
+    backdated = E("EntityRenamed", {"entity_id": "x", "name": "Older"}, T0 + DAY, 3)
+    assert entity_state([registered, newer, backdated]).name == "Newer"
+    same_time = E("EntityRenamed", {"entity_id": "x", "name": "Latest"}, T0 + 2 * DAY, 4)
+    assert entity_state([same_time, registered, newer]).name == "Latest"
 
 
 @pytest.mark.parametrize(
