@@ -26,6 +26,17 @@ class Event(Protocol):
     effective_at: dt.datetime
 
 
+def live_events(events: Iterable[Any]) -> list[Any]:
+    """Drop retracted events and the retractions themselves (spec section 2, step 2)."""
+    events = list(events)
+    retracted = {str(e.data["target_event_id"]) for e in events if e.type == "EventRetracted"}
+    return [
+        e
+        for e in events
+        if e.type != "EventRetracted" and str(getattr(e, "event_id", "")) not in retracted
+    ]
+
+
 def fold_order(events: Iterable[Any]) -> list[Any]:
     """Events in the order the spec folds them: by ``effective_at``, then by ``position``."""
     return sorted(events, key=lambda e: (e.effective_at, getattr(e, "position", 0)))
@@ -88,14 +99,14 @@ class DealState:
 
 def entity_state(events: Iterable[Event]) -> EntityState:
     state = EntityState()
-    for event in fold_order(events):
+    for event in fold_order(live_events(events)):
         state.apply(event)
     return state
 
 
 def deal_state(events: Iterable[Event]) -> DealState:
     state = DealState()
-    for event in fold_order(events):
+    for event in fold_order(live_events(events)):
         state.apply(event)
     return state
 

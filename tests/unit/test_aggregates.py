@@ -207,3 +207,15 @@ def test_a_retraction_needs_a_live_event_that_is_not_itself_a_retraction(
 
 def test_a_retraction_of_a_live_event_is_allowed() -> None:
     decide_retraction(RetractionTarget("ValuationReported", False), {"target_event_id": "x"})
+
+
+def test_a_retracted_event_no_longer_counts() -> None:
+    import uuid
+
+    tranche = E(
+        "TrancheFunded", {"deal_id": "nv-oai", "leg": "equity", "amount_usd": "5"}, T0 + DAY
+    )
+    tranche.event_id = uuid.uuid4()  # type: ignore[attr-defined]
+    retraction = E("EventRetracted", {"target_event_id": str(tranche.event_id), "reason": "typo"})  # type: ignore[attr-defined]
+    assert deal_state([announced(), tranche]).funded == {"equity": Decimal(5)}
+    assert deal_state([announced(), tranche, retraction]).funded == {}
