@@ -26,46 +26,75 @@ def format_timestamp(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+class _Refused(Exception):
+    """A bad value deep inside; the path to it is built only on the way out, never on success."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path, self.reason = path, reason
+
+
 def normalise(value: Any, field: str) -> JSONValue:
     """Return ``value`` as plain JSON data, or refuse it naming ``field`` (a dotted path)."""
-    if value is None or isinstance(value, bool | str):
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise ValidationError(field, "text may not contain the NUL character")
-            if not value.isascii():
-                try:
-                    value.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise ValidationError(
-                        field, "text is not valid Unicode (it holds a lone surrogate)"
-                    ) from None
+    try:
+        return _normalise(value)
+    except _Refused as refused:
+        raise ValidationError(field + refused.path, refused.reason) from None
+
+
+def _normalise(value: Any) -> JSONValue:
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
+            raise _Refused("", "text may not contain the NUL character")
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Refused(
+                    "", "text is not valid Unicode (it holds a lone surrogate)"
+                ) from None
         return value
-    if isinstance(value, int):
+    if kind is dict:
+        out: dict[str, JSONValue] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _Refused("", f"object keys must be text, got {type(key).__name__}")
+            try:
+                out[key] = _normalise(item)
+            except _Refused as refused:
+                raise _Refused(f".{key}{refused.path}", refused.reason) from None
+        return out
+    if value is None or kind is bool or kind is int:
         return value
+    if isinstance(value, str):  # a str subclass
+        return _normalise(str(value))
+    if isinstance(value, bool | int):
+        return int(value) if not isinstance(value, bool) else bool(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
-            raise ValidationError(field, f"amount must be a finite number, got {value}")
+            raise _Refused("", f"amount must be a finite number, got {value}")
         return format(value, "f")
     if isinstance(value, float):
-        raise ValidationError(
-            field, "floats are not exact; give the number as a decimal string or an integer"
+        raise _Refused(
+            "", "floats are not exact; give the number as a decimal string or an integer"
         )
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValidationError(field, "datetime must be timezone-aware (got a naive datetime)")
+            raise _Refused("", "datetime must be timezone-aware (got a naive datetime)")
         return format_timestamp(value)
     if isinstance(value, dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        out: dict[str, JSONValue] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(field, f"object keys must be text, got {type(key).__name__}")
-            out[key] = normalise(item, f"{field}.{key}")
-        return out
+        return _normalise(dict(value))
     if isinstance(value, list | tuple):
-        return [normalise(item, f"{field}[{i}]") for i, item in enumerate(value)]
-    raise ValidationError(field, f"unsupported value of type {type(value).__name__}")
+        items: list[JSONValue] = []
+        for i, item in enumerate(value):
+            try:
+                items.append(_normalise(item))
+            except _Refused as refused:
+                raise _Refused(f"[{i}]{refused.path}", refused.reason) from None
+        return items
+    raise _Refused("", f"unsupported value of type {type(value).__name__}")
 
 
 def canonical_bytes(value: JSONValue) -> bytes:

@@ -13,6 +13,7 @@ chain, so a writer that skips the lock fails instead of forking the history.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ LEFT JOIN LATERAL (
 
 _SELECT_COLUMNS = ", ".join(EVENT_COLUMNS)
 _EXISTING_SQL = f"SELECT {_SELECT_COLUMNS} FROM events WHERE event_id = ANY(%s) ORDER BY position"
+_COPY_CHUNK = 100  # events hashed and sent at a time
+_PROBE_SQL = "SELECT 1 FROM events WHERE event_id = %s"
 _COPY_SQL = f"COPY events ({_SELECT_COLUMNS}) FROM STDIN"
 _APPEND_SQL = (
     "SELECT outcome, out_position, out_stream_version, out_recorded_at, out_prev_hash, out_hash "
@@ -192,9 +195,7 @@ class EventStore:
         rows = result.fetchall()
         outcome = rows[0][0]
         if outcome == "replayed":
-            existing = conn.execute(_EXISTING_SQL, ([p.event_id for p in prepared],)).fetchall()
-            conn.rollback()
-            return self._replayed(stream, prepared, [_row_to_event(r) for r in existing])
+            return self._replayed(stream, prepared, self._existing(conn, prepared))
         if outcome == "conflict":
             assert expected_version is not None
             raise VersionConflict(stream, expected_version, rows[0][2])
@@ -227,49 +228,68 @@ class EventStore:
         expected_version: int | None,
     ) -> list[RecordedEvent]:
         """Large batches: COPY is the fastest way in; the client links the hashes under the lock."""
-        contents = [p.content_hash() for p in prepared]  # before the lock: it needs no state
         # The lock first, then -- in statements of their own, so that their snapshots are taken
-        # once the lock is held -- the retry check and the head, in one round trip.
+        # once the lock is held -- the retry probe and the head, in one round trip. A retry
+        # repeats its whole batch, so probing its first id finds it; any other id already
+        # recorded makes the COPY fail on events_event_id_key, and the full check follows.
         with conn.pipeline() as pipeline:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
-            existing_rows = conn.execute(_EXISTING_SQL, ([p.event_id for p in prepared],))
+            probe = conn.execute(_PROBE_SQL, (prepared[0].event_id,))
             state = conn.execute(_STATE_SQL, {"stream": stream})
             pipeline.sync()
-            existing = [_row_to_event(r) for r in existing_rows.fetchall()]
+            retried = probe.fetchone() is not None
             now, current_version, head_position, head_hash, head_recorded_at = state.fetchone()
-        if existing:
+        if retried:
             conn.rollback()
-            return self._replayed(stream, prepared, existing)
+            return self._replayed(stream, prepared, self._existing(conn, prepared))
         if expected_version is not None and expected_version != current_version:
             conn.rollback()
             raise VersionConflict(stream, expected_version, current_version)
         recorded = self._chain(
             stream,
             prepared,
-            contents,
             position=head_position or 0,
             prev_hash=head_hash or GENESIS_HASH,
             version=current_version,
             recorded_at=max(now, head_recorded_at) if head_recorded_at else now,
         )
-        with conn.cursor() as cur, cur.copy(_COPY_SQL) as copy:
-            copy.write("".join(map(_copy_line, recorded)))
+        written: list[RecordedEvent] = []
+        try:
+            with conn.cursor() as cur, cur.copy(_COPY_SQL) as copy:
+                # Hash and send in chunks: the server parses and indexes one chunk while the
+                # client hashes the next (two cores at work instead of one after the other).
+                while chunk := list(itertools.islice(recorded, _COPY_CHUNK)):
+                    copy.write("".join(map(_copy_line, chunk)))
+                    written.extend(chunk)
+        except psycopg.errors.UniqueViolation as error:
+            if error.diag.constraint_name != "events_event_id_key":
+                raise
+            conn.rollback()
+            return self._replayed(stream, prepared, self._existing(conn, prepared))
         conn.commit()
-        return recorded
+        return written
+
+    @staticmethod
+    def _existing(
+        conn: psycopg.Connection, prepared: Sequence[PreparedEvent]
+    ) -> list[RecordedEvent]:
+        rows = conn.execute(_EXISTING_SQL, ([p.event_id for p in prepared],)).fetchall()
+        conn.rollback()
+        return [_row_to_event(r) for r in rows]
 
     @staticmethod
     def _chain(
         stream: str,
         prepared: Sequence[PreparedEvent],
-        contents: Sequence[str],
         *,
         position: int,
         prev_hash: str,
         version: int,
         recorded_at: dt.datetime,
-    ) -> list[RecordedEvent]:
-        recorded = []
-        for p, content in zip(prepared, contents, strict=True):
+    ) -> Iterator[RecordedEvent]:
+        """The events, placed and linked one after another (lazily, so COPY can stream them)."""
+        for p in prepared:
+            content = p.content_hash()
             position += 1
             version += 1
             hash_ = link_hash(
@@ -280,25 +300,22 @@ class EventStore:
                 prev_hash=prev_hash,
                 content=content,
             )
-            recorded.append(
-                RecordedEvent(
-                    position=position,
-                    stream=stream,
-                    stream_version=version,
-                    event_id=p.event_id,
-                    type=p.type,
-                    schema_version=p.schema_version,
-                    data=p.data,
-                    source=p.source,
-                    metadata=p.metadata,
-                    effective_at=p.effective_at,
-                    recorded_at=recorded_at,
-                    prev_hash=prev_hash,
-                    hash=hash_,
-                )
+            yield RecordedEvent(
+                position=position,
+                stream=stream,
+                stream_version=version,
+                event_id=p.event_id,
+                type=p.type,
+                schema_version=p.schema_version,
+                data=p.data,
+                source=p.source,
+                metadata=p.metadata,
+                effective_at=p.effective_at,
+                recorded_at=recorded_at,
+                prev_hash=prev_hash,
+                hash=hash_,
             )
             prev_hash = hash_
-        return recorded
 
     @staticmethod
     def _replayed(

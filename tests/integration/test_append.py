@@ -226,3 +226,14 @@ def test_either_append_path_answers_a_retry_with_the_original(store: EventStore,
 def test_the_database_and_the_client_take_the_same_append_lock() -> None:
     migration = importlib.import_module("migrations.versions.0002_events_append")
     assert migration.APPEND_LOCK_KEY == APPEND_LOCK_KEY
+
+
+def test_a_large_batch_reusing_a_recorded_id_is_refused_whole(store: EventStore) -> None:
+    # The COPY path probes only the batch's first id; the unique key catches any other.
+    other = store.append("entity/nvidia", [registered("nvidia")])[0]
+    head = store.head()
+    batch = [valuation(str(i)) for i in range(_FUNCTION_MAX_EVENTS)]
+    batch.append(valuation(event_id=other.event_id))
+    with pytest.raises(DuplicateEvent):
+        store.append("entity/openai", batch)
+    assert store.head() == head
