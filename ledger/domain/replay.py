@@ -129,7 +129,7 @@ def _fold_entity(events: list[Any], as_of: dt.datetime) -> Node | None:
         elif (
             e.type == "RevenueReported"
             and not e.data["forecast"]
-            and e.data["period_end"] <= as_of.date().isoformat()
+            and e.data["period_end"] <= as_of.astimezone(dt.UTC).date().isoformat()
             and (revenue is None or e.data["period_end"] >= revenue["period_end"])
         ):
             revenue = e.data

@@ -1,0 +1,1 @@
+"""Read models: bitemporal tables kept from the event log by the projector, and their queries."""

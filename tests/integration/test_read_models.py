@@ -1,0 +1,265 @@
+"""The read models answer (as_of, known_at) questions exactly as the replay oracle folds the log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger.domain import replay
+from ledger.domain.envelope import NewEvent
+from ledger.domain.event_data import validate_data
+from ledger.read_models import queries
+from ledger.read_models.projector import Projector
+from ledger.store import EventStore
+from tests.conftest import TestDatabase
+
+T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+SRC = {"title": "generated"}
+ENTITIES = ("nvidia", "openai", "oracle", "amd")
+DEALS = ("d1", "d2", "d3")
+INSTRUMENTS = ("equity", "loan", "purchase", "backstop", "warrant")
+
+
+def record(store: EventStore, type: str, data: dict[str, Any], day: int) -> Any:
+    data = validate_data(type, data)
+    stream = f"entity/{data['entity_id']}" if "entity_id" in data else f"deal/{data['deal_id']}"
+    event = NewEvent(type=type, data=data, effective_at=T0 + dt.timedelta(days=day), source=SRC)
+    return store.append(stream, [event])[0]
+
+
+def retract(store: EventStore, target: Any, day: int) -> Any:
+    data = {"target_event_id": str(target.event_id), "reason": "generated"}
+    event = NewEvent(
+        type="EventRetracted", data=data, effective_at=T0 + dt.timedelta(days=day), source=SRC
+    )
+    return store.append(target.stream, [event])[0]
+
+
+def assert_same(
+    store: EventStore, database: TestDatabase, as_of: dt.datetime, known_at: dt.datetime, basis: str
+) -> None:
+    expected = replay.graph(store.iter_events(), as_of, known_at, basis)
+    actual = queries.graph(database.app_engine, as_of, known_at, basis)
+    assert actual.nodes == expected.nodes
+    key = lambda e: (e.deal_id, e.leg)  # noqa: E731
+    assert sorted(actual.edges, key=key) == sorted(expected.edges, key=key)
+    assert actual.exposures() == expected.exposures()
+
+
+@pytest.fixture
+def projector(database: TestDatabase, store: EventStore) -> Projector:
+    return Projector(database.app_engine, store)
+
+
+def test_a_back_dated_correction_and_a_retraction_read_as_the_spec_says(
+    store: EventStore, database: TestDatabase, projector: Projector
+) -> None:
+    for entity in ("nvidia", "openai"):
+        record(
+            store, "EntityRegistered", {"entity_id": entity, "name": entity, "kind": "company"}, 0
+        )
+    leg = {
+        "leg": "eq",
+        "payer": "nvidia",
+        "payee": "openai",
+        "instrument": "equity",
+        "headline_usd": "100000000000",
+        "committed_usd": "10000000000",
+    }
+    record(store, "DealAnnounced", {"deal_id": "nv-oai", "title": "t", "legs": [leg]}, 265)
+    first = record(
+        store,
+        "ValuationReported",
+        {"entity_id": "openai", "valuation_usd": "300000000000", "basis": "estimate"},
+        90,
+    )
+    believed_then = first.recorded_at
+    # Recorded later, effective earlier: today's view of day 100 changes, the old view does not.
+    record(
+        store,
+        "ValuationReported",
+        {"entity_id": "openai", "valuation_usd": "157000000000", "basis": "funding_round"},
+        95,
+    )
+    wrong = record(
+        store, "TrancheFunded", {"deal_id": "nv-oai", "leg": "eq", "amount_usd": "10000000000"}, 270
+    )
+    retracted = retract(store, wrong, 280)
+    projector.run_once()
+
+    now = store.head().recorded_at
+    day = lambda n: T0 + dt.timedelta(days=n)  # noqa: E731
+    assert queries.graph(database.app_engine, day(100), now).nodes[
+        "openai"
+    ].valuation_usd == Decimal("157000000000")
+    assert queries.graph(database.app_engine, day(100), believed_then).nodes[
+        "openai"
+    ].valuation_usd == Decimal("300000000000")
+    funded = queries.graph(
+        database.app_engine,
+        day(300),
+        retracted.recorded_at - dt.timedelta(microseconds=1),
+        "FUNDED",
+    )
+    assert funded.exposures() == {("nvidia", "openai"): Decimal("10000000000")}
+    assert queries.graph(database.app_engine, day(300), now, "FUNDED").exposures() == {
+        ("nvidia", "openai"): Decimal(0)
+    }
+    assert not queries.graph(database.app_engine, day(200), now).edges  # not yet announced
+    for as_of in (day(100), day(300)):
+        for known_at in (believed_then, retracted.recorded_at, now):
+            for basis in replay.BASES:
+                assert_same(store, database, as_of, known_at, basis)
+
+
+def test_the_projector_applies_each_event_once_and_reports_its_lag(
+    store: EventStore, projector: Projector
+) -> None:
+    record(store, "EntityRegistered", {"entity_id": "amd", "name": "AMD", "kind": "company"}, 0)
+    assert projector.status().lag == 1
+    assert projector.run_once() == 1
+    assert projector.run_once() == 0
+    assert projector.status().lag == 0
+
+
+def test_only_one_projector_works_at_a_time(
+    database: TestDatabase, store: EventStore, projector: Projector
+) -> None:
+    from ledger.read_models.projector import PROJECTOR_LOCK_KEY
+
+    with database.app_engine.connect() as holder:
+        holder.exec_driver_sql("SELECT pg_advisory_lock(%(k)s)", {"k": PROJECTOR_LOCK_KEY})
+        assert projector.run_once() is None
+        holder.exec_driver_sql("SELECT pg_advisory_unlock(%(k)s)", {"k": PROJECTOR_LOCK_KEY})
+    assert projector.run_once() == 0
+
+
+# -- random histories against the oracle ------------------------------------------------------
+
+amount = st.integers(min_value=0, max_value=10**12).map(str)
+day = st.integers(min_value=0, max_value=365)
+entity = st.sampled_from(ENTITIES)
+
+
+@st.composite
+def legs(draw: Any) -> list[dict[str, Any]]:
+    out = []
+    for i in range(draw(st.integers(min_value=1, max_value=3))):
+        payer, payee = draw(st.lists(entity, min_size=2, max_size=2, unique=True))
+        leg = {
+            "leg": f"l{i}",
+            "payer": payer,
+            "payee": payee,
+            "instrument": draw(st.sampled_from(INSTRUMENTS)),
+        }
+        headline = draw(st.none() | amount)
+        if headline is not None:
+            leg["headline_usd"] = headline
+            if draw(st.booleans()):
+                leg["committed_usd"] = str(int(headline) // 2)
+        out.append(leg)
+    return out
+
+
+operation = st.one_of(
+    st.tuples(st.just("EntityRegistered"), entity, day),
+    st.tuples(st.just("EntityRenamed"), entity, day),
+    st.tuples(st.just("ValuationReported"), entity, day, amount),
+    st.tuples(st.just("RevenueReported"), entity, day, amount, st.booleans()),
+    st.tuples(st.just("DealAnnounced"), st.sampled_from(DEALS), day, legs()),
+    st.tuples(st.just("DealAmended"), st.sampled_from(DEALS), day, legs()),
+    st.tuples(
+        st.just("TrancheFunded"),
+        st.sampled_from(DEALS),
+        day,
+        amount,
+        st.sampled_from(("l0", "l1", "l2")),
+    ),
+    st.tuples(st.just("DealTerminated"), st.sampled_from(DEALS), day),
+    st.tuples(st.just("EventRetracted"), st.integers(min_value=0), day),
+)
+
+
+def perform(store: EventStore, op: tuple[Any, ...], recorded: list[Any]) -> None:
+    kind = op[0]
+    if kind == "EntityRegistered":
+        recorded.append(
+            record(
+                store, kind, {"entity_id": op[1], "name": op[1].upper(), "kind": "company"}, op[2]
+            )
+        )
+    elif kind == "EntityRenamed":
+        recorded.append(
+            record(store, kind, {"entity_id": op[1], "name": f"{op[1]} renamed"}, op[2])
+        )
+    elif kind == "ValuationReported":
+        recorded.append(
+            record(
+                store,
+                kind,
+                {"entity_id": op[1], "valuation_usd": op[3], "basis": "estimate"},
+                op[2],
+            )
+        )
+    elif kind == "RevenueReported":
+        start = (T0 + dt.timedelta(days=op[2])).date()
+        data = {
+            "entity_id": op[1],
+            "period_start": start.isoformat(),
+            "period_end": (start + dt.timedelta(days=90)).isoformat(),
+            "revenue_usd": op[3],
+            "forecast": op[4],
+        }
+        recorded.append(record(store, kind, data, op[2]))
+    elif kind == "DealAnnounced":
+        recorded.append(record(store, kind, {"deal_id": op[1], "title": "t", "legs": op[3]}, op[2]))
+    elif kind == "DealAmended":
+        recorded.append(
+            record(store, kind, {"deal_id": op[1], "legs": op[3], "reason": "r"}, op[2])
+        )
+    elif kind == "TrancheFunded":
+        recorded.append(
+            record(store, kind, {"deal_id": op[1], "leg": op[4], "amount_usd": op[3]}, op[2])
+        )
+    elif kind == "DealTerminated":
+        recorded.append(record(store, kind, {"deal_id": op[1], "reason": "r"}, op[2]))
+    elif recorded:  # retract an earlier event (never a retraction)
+        target = recorded[op[1] % len(recorded)]
+        recorded.append(retract(store, target, op[2]))
+        recorded.remove(target)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(ops=st.lists(operation, min_size=1, max_size=25), seed=st.integers(0, 2**32))
+def test_every_answer_agrees_with_the_replay_oracle(
+    store: EventStore,
+    database: TestDatabase,
+    projector: Projector,
+    ops: list[tuple[Any, ...]],
+    seed: int,
+) -> None:
+    # The database lives across examples: each adds to one growing, tangled history.
+    history = list(store.iter_events())
+    gone = {e.data["target_event_id"] for e in history if e.type == "EventRetracted"}
+    recorded = [e for e in history if e.type != "EventRetracted" and str(e.event_id) not in gone]
+    for op in ops:
+        perform(store, op, recorded)
+    projector.run_once()
+    rng = random.Random(seed)
+    events = list(store.iter_events())
+    for _ in range(4):
+        known_at = rng.choice(events).recorded_at + rng.choice(
+            [dt.timedelta(0), -dt.timedelta(microseconds=1)]
+        )
+        as_of = T0 + dt.timedelta(days=rng.randint(-1, 400), hours=rng.randint(0, 23))
+        assert_same(store, database, as_of, known_at, rng.choice(replay.BASES))
