@@ -250,3 +250,38 @@ def show_config() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def projections() -> None:
+    """The read models kept from the event log."""
+
+
+@projections.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@with_ledger
+def projections_status(ledger: Ledger, as_json: bool) -> None:
+    """Show each projection's checkpoint, the ledger's head and the lag between them."""
+    from .read_models.projector import Projector
+
+    status = Projector(ledger.engine, ledger.store).status()
+    if as_json:
+        fields = {"name": status.name, "checkpoint": status.checkpoint, "head": status.head}
+        click.echo(json.dumps(fields | {"lag": status.lag}))
+    else:
+        click.echo(
+            f"{status.name}: checkpoint {status.checkpoint}, head {status.head}, "
+            f"lag {status.lag} event{'s' if status.lag != 1 else ''}"
+        )
+
+
+@projections.command("run")
+@with_ledger
+def projections_run(ledger: Ledger) -> None:
+    """Apply every event after the checkpoint to the read models, once, and stop."""
+    from .read_models.projector import Projector
+
+    applied = Projector(ledger.engine, ledger.store).run_once()
+    if applied is None:
+        fail("another projector holds the lock; it keeps the read models up to date")
+    click.echo(f"applied {applied} event{'s' if applied != 1 else ''}")

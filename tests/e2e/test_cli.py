@@ -119,3 +119,13 @@ def test_a_mistyped_setting_is_named() -> None:
     result = run_ledger("head", env=clean_env(LEDGER_DATABSE_URL="postgresql://x/y"))
     assert result.returncode == 2
     assert "LEDGER_DATABSE_URL" in result.stderr
+
+
+def test_projections_status_shows_the_lag_and_run_catches_up(filled: EventStore, env: dict) -> None:
+    before = json.loads(run_ledger("projections", "status", "--json", env=env).stdout)
+    assert before == {"name": "read_models", "checkpoint": 0, "head": 3, "lag": 3}
+    result = run_ledger("projections", "run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "applied 3 events" in result.stdout
+    after = run_ledger("projections", "status", env=env)
+    assert "checkpoint 3, head 3, lag 0 events" in after.stdout
