@@ -87,13 +87,18 @@ DEFAULT_OUTPUT = ROOT / "bench" / "results" / "append.json"
 # One event, ~200 bytes of JSON in all (data + source + metadata), the same for every contender.
 EVENT_TYPE = "ValuationReported"
 EFFECTIVE_AT = dt.datetime(2025, 3, 31, tzinfo=dt.UTC)
-DATA = {
-    "amount": "300000000000",
-    "currency": "USD",
-    "basis": "post-money",
-    "round": "Series F",
-    "lead": "entity/softbank",
-}
+
+
+def data_for(stream: str) -> dict[str, str]:
+    """A valid ValuationReported for the entity whose stream it is (the ledger checks both)."""
+    return {
+        "entity_id": stream.split("/", 1)[1],
+        "valuation_usd": "300000000000",
+        "basis": "funding_round",
+        "round_size_usd": "40000000000",
+    }
+
+
 SOURCE = {"url": "https://example.com/2025/03/31/valuation", "title": "Valuation report"}
 METADATA = {"actor": "bench"}
 ES_TOPIC = f"ledger.events:{EVENT_TYPE}"
@@ -102,7 +107,7 @@ FAKE_HASH = "5f" * 32
 
 
 def payload_bytes() -> int:
-    return len(orjson.dumps([DATA, SOURCE, METADATA]))
+    return len(orjson.dumps([data_for("entity/r0-p4-w1-00000"), SOURCE, METADATA]))
 
 
 # -- runs ---------------------------------------------------------------------------------------
@@ -159,18 +164,22 @@ class LedgerWriter:
         self.spec, self.w = spec, w
         self.versions: dict[str, int] = {}
 
-    def _event(self):
+    def _event(self, stream: str):
         return self.NewEvent(
-            type=EVENT_TYPE, data=DATA, effective_at=EFFECTIVE_AT, source=SOURCE, metadata=METADATA
+            type=EVENT_TYPE,
+            data=data_for(stream),
+            effective_at=EFFECTIVE_AT,
+            source=SOURCE,
+            metadata=METADATA,
         )
 
     def single(self, i: int, stream: str) -> None:
         version = self.versions.get(stream, 0)
-        self.store.append(stream, self._event(), expected_version=version)
+        self.store.append(stream, self._event(stream), expected_version=version)
         self.versions[stream] = version + 1
 
     def batch(self, i: int, stream: str, n: int) -> None:
-        self.store.append(stream, [self._event() for _ in range(n)], expected_version=0)
+        self.store.append(stream, [self._event(stream) for _ in range(n)], expected_version=0)
 
     def close(self) -> None:
         self.store.engine.dispose()
@@ -186,8 +195,8 @@ class EventsourcingWriter:
         self.datastore, self.recorder = es_recorder(spec.url)
         self.versions: dict[str, int] = {}
 
-    def _state(self) -> bytes:
-        return orjson.dumps({"data": DATA, "source": SOURCE, "metadata": METADATA})
+    def _state(self, stream: str) -> bytes:
+        return orjson.dumps({"data": data_for(stream), "source": SOURCE, "metadata": METADATA})
 
     def single(self, i: int, stream: str) -> None:
         version = self.versions.get(stream, 0) + 1
@@ -195,7 +204,7 @@ class EventsourcingWriter:
             originator_id=uuid.uuid5(uuid.NAMESPACE_URL, stream),
             originator_version=version,
             topic=ES_TOPIC,
-            state=self._state(),
+            state=self._state(stream),
         )
         self.recorder.insert_events([event])
         self.versions[stream] = version
@@ -208,7 +217,7 @@ class EventsourcingWriter:
                     originator_id=originator_id,
                     originator_version=v,
                     topic=ES_TOPIC,
-                    state=self._state(),
+                    state=self._state(stream),
                 )
                 for v in range(1, n + 1)
             ]
@@ -245,7 +254,7 @@ class CopyWriter:
             uuid.uuid4(),
             EVENT_TYPE,
             1,
-            Jsonb(DATA, dumps=_dumps),
+            Jsonb(data_for(stream), dumps=_dumps),
             Jsonb(SOURCE, dumps=_dumps),
             Jsonb(METADATA, dumps=_dumps),
             EFFECTIVE_AT,
@@ -298,12 +307,12 @@ def es_recorder(url: str):
 
 def _stream(spec: RunSpec, w: int, i: int) -> str:
     if spec.mode == "batch":
-        return f"deal/r{spec.round}-b{w}-{i:06d}"
+        return f"entity/r{spec.round}-b{w}-{i:06d}"
     return f"entity/r{spec.round}-p{spec.writers}-w{w + 1}-{i % STREAMS_PER_WRITER:05d}"
 
 
 def _warm_stream(spec: RunSpec, w: int, k: int) -> str:
-    kind = "deal" if spec.mode == "batch" else "entity"
+    kind = "entity"
     return f"{kind}/warm-r{spec.round}-{spec.tag}-w{w + 1}-{k}"
 
 

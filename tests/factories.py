@@ -23,10 +23,12 @@ def registered(entity_id: str = "openai", **overrides: Any) -> NewEvent:
     return NewEvent(**fields)
 
 
-def valuation(amount: str = "500000000000", **overrides: Any) -> NewEvent:
+def valuation(
+    amount: str = "500000000000", entity_id: str = "openai", **overrides: Any
+) -> NewEvent:
     fields: dict[str, Any] = {
         "type": "ValuationReported",
-        "data": {"entity_id": "openai", "valuation_usd": amount, "basis": "secondary_sale"},
+        "data": {"entity_id": entity_id, "valuation_usd": amount, "basis": "secondary_sale"},
         "effective_at": dt.datetime(2025, 10, 2, tzinfo=dt.UTC),
         "source": SOURCE,
         "event_id": uuid.uuid4(),

@@ -15,6 +15,7 @@ from typing import Any
 from .canonical import JSONValue, canonical_bytes, normalise
 from .chain import content_hash
 from .errors import ValidationError
+from .event_data import validate_data
 from .event_types import EVENT_TYPES, MAX_SLUG_LENGTH, STREAM
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -201,7 +202,9 @@ def _metadata(value: Any, field_name: str) -> dict[str, JSONValue]:
     return metadata
 
 
-def prepare_one(event: Any, field_name: str, max_bytes: int) -> PreparedEvent:
+def prepare_one(
+    event: Any, field_name: str, max_bytes: int, stream: str | None = None
+) -> PreparedEvent:
     if not isinstance(event, NewEvent):
         raise ValidationError(field_name, f"must be a NewEvent, got {type(event).__name__}")
     if event.type not in EVENT_TYPES:
@@ -219,6 +222,11 @@ def prepare_one(event: Any, field_name: str, max_bytes: int) -> PreparedEvent:
         raise ValidationError(f"{field_name}.data", "must be an object")
     data = normalise(event.data, f"{field_name}.data")
     assert isinstance(data, dict)
+    try:  # what the event type requires of its data (spec section 1)
+        data = validate_data(event.type, data, stream)
+    except ValidationError as error:
+        where = error.field if error.field == "stream" else f"{field_name}.{error.field}"
+        raise ValidationError(where, error.reason) from None
     prepared = PreparedEvent(
         event_id=_event_id(event.event_id, f"{field_name}.event_id"),
         type=event.type,
@@ -237,7 +245,9 @@ def prepare_one(event: Any, field_name: str, max_bytes: int) -> PreparedEvent:
 
 
 def prepare(
-    events: Sequence[NewEvent], max_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    events: Sequence[NewEvent],
+    max_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    stream: str | None = None,
 ) -> list[PreparedEvent]:
     """Validate and normalise a batch; refuse the whole batch at its first bad field."""
     if isinstance(events, NewEvent):
@@ -246,7 +256,7 @@ def prepare(
         raise ValidationError("events", "must be a list of events")
     if not events:
         raise ValidationError("events", "at least one event is required")
-    prepared = [prepare_one(e, f"events[{i}]", max_bytes) for i, e in enumerate(events)]
+    prepared = [prepare_one(e, f"events[{i}]", max_bytes, stream) for i, e in enumerate(events)]
     seen: dict[uuid.UUID, int] = {}
     for i, p in enumerate(prepared):
         if p.event_id in seen:

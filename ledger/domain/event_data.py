@@ -69,7 +69,14 @@ def one_of(choices: tuple[str, ...]) -> Check:
     return check
 
 
+# An amount already in canonical form (at most 30 digits before the point and 8 after, no
+# leading or trailing zeros): the usual case, accepted without the full parse.
+_CANONICAL_USD = re.compile(r"(?:0|[1-9][0-9]{0,29})(?:\.[0-9]{0,7}[1-9])?")
+
+
 def usd(value: Any, field: str) -> str:
+    if type(value) is str and _CANONICAL_USD.fullmatch(value):
+        return value
     return format_usd(parse_usd(value, field))
 
 

@@ -132,7 +132,7 @@ class EventStore:
         """
         stream = validate_stream(stream)
         expected_version = validate_expected_version(expected_version)
-        prepared = prepare(events, self.max_event_bytes)  # type: ignore[arg-type]
+        prepared = prepare(events, self.max_event_bytes, stream)  # type: ignore[arg-type]
         pooled = self.engine.raw_connection()
         try:
             conn = pooled.driver_connection

@@ -33,8 +33,9 @@ def test_a_tailing_reader_sees_every_event_once_in_order_under_concurrent_writer
             for i in range(APPENDS_PER_WRITER):
                 # Overlapping streams and batch sizes of 1 to 5, so transactions of
                 # different lengths race for the next positions.
-                stream = f"entity/shared-{rng.randrange(4)}"
-                batch = [valuation(str(i)) for _ in range(rng.randint(1, 5))]
+                entity_id = f"shared-{rng.randrange(4)}"
+                stream = f"entity/{entity_id}"
+                batch = [valuation(str(i), entity_id) for _ in range(rng.randint(1, 5))]
                 acknowledged[n].extend(e.event_id for e in writer_store.append(stream, batch))
         except BaseException as exc:
             errors.append(exc)

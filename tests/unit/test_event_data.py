@@ -177,3 +177,17 @@ def test_a_retraction_may_sit_in_any_stream() -> None:
 @given(st.decimals(min_value=0, max_value=Decimal("1e29"), places=8, allow_nan=False))
 def test_an_amount_survives_its_canonical_text(amount: Decimal) -> None:
     assert parse_usd(format_usd(amount), "x") == amount
+
+
+@given(st.decimals(min_value=0, max_value=Decimal("1e29"), places=8, allow_nan=False))
+def test_the_fast_path_for_canonical_amounts_agrees_with_the_full_parse(amount: Decimal) -> None:
+    from ledger.domain.event_data import usd
+
+    for text in (format_usd(amount), format(amount, "f"), str(amount)):
+        try:
+            expected = format_usd(parse_usd(text, "x"))
+        except ValidationError:
+            with pytest.raises(ValidationError):
+                usd(text, "x")
+            continue
+        assert usd(text, "x") == expected
