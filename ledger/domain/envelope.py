@@ -62,6 +62,33 @@ class PreparedEvent:
             effective_at=self.effective_at,
         )
 
+    def placed(
+        self,
+        *,
+        stream: str,
+        position: int,
+        stream_version: int,
+        recorded_at: dt.datetime,
+        prev_hash: str,
+        hash: str,
+    ) -> RecordedEvent:
+        """This event as recorded, with what the ledger assigned to it."""
+        return RecordedEvent(
+            position=position,
+            stream=stream,
+            stream_version=stream_version,
+            event_id=self.event_id,
+            type=self.type,
+            schema_version=self.schema_version,
+            data=self.data,
+            source=self.source,
+            metadata=self.metadata,
+            effective_at=self.effective_at,
+            recorded_at=recorded_at,
+            prev_hash=prev_hash,
+            hash=hash,
+        )
+
     def same_content(self, recorded: RecordedEvent, stream: str) -> bool:
         """Whether a recorded event is this one (a retry), ignoring what the ledger assigned."""
         return (

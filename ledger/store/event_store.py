@@ -200,17 +200,10 @@ class EventStore:
             assert expected_version is not None
             raise VersionConflict(stream, expected_version, rows[0][2])
         return [
-            RecordedEvent(
-                position=position,
+            p.placed(
                 stream=stream,
+                position=position,
                 stream_version=version,
-                event_id=p.event_id,
-                type=p.type,
-                schema_version=p.schema_version,
-                data=p.data,
-                source=p.source,
-                metadata=p.metadata,
-                effective_at=p.effective_at,
                 recorded_at=recorded_at,
                 prev_hash=prev_hash,
                 hash=hash_,
@@ -300,17 +293,10 @@ class EventStore:
                 prev_hash=prev_hash,
                 content=content,
             )
-            yield RecordedEvent(
-                position=position,
+            yield p.placed(
                 stream=stream,
+                position=position,
                 stream_version=version,
-                event_id=p.event_id,
-                type=p.type,
-                schema_version=p.schema_version,
-                data=p.data,
-                source=p.source,
-                metadata=p.metadata,
-                effective_at=p.effective_at,
                 recorded_at=recorded_at,
                 prev_hash=prev_hash,
                 hash=hash_,
