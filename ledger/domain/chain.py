@@ -39,18 +39,6 @@ CHAIN_FIELDS: tuple[str, ...] = (
 )
 
 
-# The content of an event: everything the caller supplied, hashed once by the client.
-CONTENT_FIELDS: tuple[str, ...] = (
-    "event_id",
-    "type",
-    "schema_version",
-    "data",
-    "source",
-    "metadata",
-    "effective_at",
-)
-
-
 def content_hash(
     *,
     event_id: Any,

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from ..domain.money import format_usd
 from ..domain.replay import BASES, Edge, Graph, Node
 
 # A row is visible at (T, K) when it is effective by T, recorded by K and not retracted by K.
@@ -92,8 +93,6 @@ def _amount(row: Any, basis: str) -> Decimal:
 
 
 def _text(value: Decimal | None) -> str | None:
-    from ..domain.money import format_usd
-
     return None if value is None else format_usd(value)
 
 
