@@ -36,6 +36,29 @@ from ..domain.envelope import (
 from ..domain.errors import DuplicateEvent, NotFound, VersionConflict
 from .schema import EVENT_COLUMNS, events
 
+def function_batch(prepared: Sequence[PreparedEvent]) -> str:
+    """The ``p_events`` argument of events_append(): the events and their content hashes."""
+    return _dumps(
+        [
+            {
+                "event_id": str(p.event_id),
+                "type": p.type,
+                "schema_version": p.schema_version,
+                "data": p.data,
+                "source": p.source,
+                "metadata": p.metadata,
+                "effective_at": format_timestamp(p.effective_at),
+                "content": p.content_hash(),
+            }
+            for p in prepared
+        ]
+    )
+
+
+class _ConnectionLost(Exception):
+    """The connection died during an append, which may or may not have committed."""
+
+
 # pg_advisory_xact_lock key that serialises appends within one database ("ledger" in ASCII).
 APPEND_LOCK_KEY = 0x6C6564676572
 
@@ -133,12 +156,31 @@ class EventStore:
         stream = validate_stream(stream)
         expected_version = validate_expected_version(expected_version)
         prepared = prepare(events, self.max_event_bytes, stream)  # type: ignore[arg-type]
+        try:
+            return self._append_on_pooled(stream, prepared, expected_version)
+        except _ConnectionLost:
+            # Perhaps after the commit. Appending the same events again either records them
+            # or answers with what the first attempt recorded.
+            try:
+                return self._append_on_pooled(stream, prepared, expected_version)
+            except _ConnectionLost as lost:
+                raise lost.__cause__ from None  # type: ignore[misc]
+
+    def _append_on_pooled(
+        self, stream: str, prepared: list[PreparedEvent], expected_version: int | None
+    ) -> list[RecordedEvent]:
         pooled = self.engine.raw_connection()
         try:
             conn = pooled.driver_connection
             assert conn is not None
             try:
                 return self._append(conn, stream, prepared, expected_version)
+            except psycopg.OperationalError as error:
+                if not conn.broken:
+                    conn.rollback()
+                    raise
+                pooled.invalidate()
+                raise _ConnectionLost from error
             except BaseException:
                 if not conn.closed:
                     conn.rollback()
@@ -165,22 +207,7 @@ class EventStore:
         expected_version: int | None,
     ) -> list[RecordedEvent]:
         """One round trip: events_append() (migration 0002) pipelined with the COMMIT."""
-        batch = _dumps(
-            [
-                {
-                    "event_id": str(p.event_id),
-                    "type": p.type,
-                    "schema_version": p.schema_version,
-                    "data": p.data,
-                    "source": p.source,
-                    "metadata": p.metadata,
-                    "effective_at": format_timestamp(p.effective_at),
-                    "content": p.content_hash(),
-                }
-                for p in prepared
-            ]
-        )
-        params = (stream, expected_version, batch)
+        params = (stream, expected_version, function_batch(prepared))
         try:
             with conn.pipeline():
                 result = conn.execute(_APPEND_SQL, params)

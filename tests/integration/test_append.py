@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import text
 
 from ledger.domain.chain import CHAIN_FIELDS, GENESIS_HASH, chain_hash
-from ledger.domain.envelope import NewEvent
+from ledger.domain.envelope import DEFAULT_MAX_EVENT_BYTES, NewEvent, prepare
 from ledger.domain.errors import DuplicateEvent, ValidationError, VersionConflict
 from ledger.store import EventStore
-from ledger.store.event_store import _FUNCTION_MAX_EVENTS, APPEND_LOCK_KEY
+from ledger.store.engine import make_engine
+from ledger.store.event_store import _FUNCTION_MAX_EVENTS, APPEND_LOCK_KEY, function_batch
 from ledger.store.verify import verify
-from tests.conftest import TestDatabase
+from tests.conftest import APP_ROLE, TestDatabase
 from tests.factories import registered, valuation
 
 
@@ -264,3 +265,39 @@ def test_a_large_batch_reusing_a_recorded_id_is_refused_whole(store: EventStore)
     with pytest.raises(DuplicateEvent):
         store.append("entity/openai", batch)
     assert store.head() == head
+
+
+def test_an_append_whose_connection_the_server_dropped_is_retried_once(
+    database: TestDatabase,
+) -> None:
+    store = EventStore(make_engine(database.url, app_role=APP_ROLE, pool_size=1))
+    try:
+        store.append("entity/openai", [registered()])
+        with store.engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+        with database.owner_engine.connect() as owner:
+            assert owner.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+        recorded = store.append("entity/openai", [valuation()])
+        assert [e.position for e in recorded] == [2]
+        assert store.head().position == 2
+    finally:
+        store.engine.dispose()
+
+
+def test_an_append_finds_a_retried_event_id_without_scanning_the_table(
+    store: EventStore, database: TestDatabase
+) -> None:
+    # A retry probe that read the whole table made every append slower as the ledger grew.
+    store.append("entity/openai", [valuation(str(i)) for i in range(3000)])
+    prepared = prepare([valuation("1")], DEFAULT_MAX_EVENT_BYTES, "entity/openai")
+    scans = text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'events'")
+    with database.owner_engine.connect() as owner:
+        owner.execute(text("ANALYZE events"))
+        before = owner.execute(scans).scalar_one()
+        outcome = owner.execute(
+            text("SELECT outcome FROM events_append('entity/openai', NULL, CAST(:b AS jsonb))"),
+            {"b": function_batch(prepared)},
+        ).scalar_one()
+        assert outcome == "recorded"
+        assert owner.execute(scans).scalar_one() == before
+        owner.rollback()
