@@ -204,9 +204,9 @@ def head(ledger: Ledger, as_json: bool) -> None:
         click.echo(str(current.digest))
 
 
-def _progress(total: int) -> tuple[Progress, Callable[[int], None]]:
+def _progress(total: int, label: str = "verifying") -> tuple[Progress, Callable[[int], None]]:
     progress = Progress(
-        TextColumn("verifying"),
+        TextColumn(label),
         BarColumn(),
         TextColumn("{task.completed:,}/{task.total:,} events"),
         TimeElapsedColumn(),
@@ -214,8 +214,8 @@ def _progress(total: int) -> tuple[Progress, Callable[[int], None]]:
         transient=True,
         disable=not err.is_terminal,
     )
-    task = progress.add_task("verify", total=total)
-    return progress, lambda done: progress.update(task, completed=done)
+    task = progress.add_task(label, total=total)
+    return progress, lambda done, total=total: progress.update(task, completed=done, total=total)
 
 
 @main.command()
@@ -276,12 +276,53 @@ def projections_status(ledger: Ledger, as_json: bool) -> None:
 
 
 @projections.command("run")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Events applied per transaction (each commits with its checkpoint).",
+)
 @with_ledger
-def projections_run(ledger: Ledger) -> None:
+def projections_run(ledger: Ledger, batch_size: int) -> None:
     """Apply every event after the checkpoint to the read models, once, and stop."""
     from .read_models.projector import Projector
 
-    applied = Projector(ledger.engine, ledger.store).run_once()
+    applied = Projector(ledger.engine, ledger.store, batch_size=batch_size).run_once()
     if applied is None:
         fail("another projector holds the lock; it keeps the read models up to date")
     click.echo(f"applied {applied} event{'s' if applied != 1 else ''}")
+
+
+@projections.command("rebuild")
+@click.option(
+    "--chunk",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Events projected per transaction.",
+)
+@with_ledger
+def projections_rebuild(ledger: Ledger, chunk: int) -> None:
+    """Rebuild the read models from position 0 into fresh tables and swap them in.
+
+    Queries keep answering from the current tables until the swap, which is atomic.
+    """
+    from .read_models.rebuild import RebuildInProgress, rebuild
+
+    head = ledger.store.head().position
+    progress, advance = _progress(head, "rebuilding")
+    try:
+        with progress:
+            result = rebuild(
+                ledger.owner_engine,
+                app_role=ledger.settings.app_role or None,
+                chunk=chunk,
+                progress=lambda done, total: advance(done, total),
+            )
+    except RebuildInProgress as exc:
+        fail(str(exc))
+    click.echo(
+        f"rebuilt the read models from {result.events:,} events in {result.seconds:.1f} s "
+        f"({result.events_per_second:,.0f} events/s) and swapped them in"
+    )

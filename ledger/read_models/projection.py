@@ -1,131 +1,131 @@
-"""How each event lands in the read models: one row per fact, both time axes kept.
+"""How events land in the read models: one row per fact, both time axes kept, set-based.
 
-``apply(cursor, events)`` writes a batch of recorded events in position order. It never
-deletes: a retraction stamps ``retracted_at`` on the row of the event it retracts, so every
-earlier ``known_at`` view stays exactly as it was.
+``apply(cur, after, upto)`` projects the events at positions ``after < position <= upto``
+with one INSERT ... SELECT per read-model table, straight from the events table, in the
+caller's transaction. The same statements serve the projector that tails the log (a few
+events at a time) and the rebuild (hundreds of thousands at a time): one implementation,
+and the server does the work without shipping the events to Python and back.
+
+Nothing is ever deleted: a retraction stamps ``retracted_at`` (the retraction's
+``recorded_at``) on the row of the event it retracts, so every earlier ``known_at`` view
+stays exactly as it was. Retractions run after the inserts, since their target may lie in
+the same range.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import psycopg
 
-from ..domain.envelope import RecordedEvent
-
 NAME = "read_models"  # the checkpoint's name
 
-_ENTITY = """
+# Unqualified names: the rebuild points search_path at a schema of fresh tables.
+TABLES = (
+    "projection_checkpoints",
+    "rm_entities",
+    "rm_valuations",
+    "rm_revenues",
+    "rm_deal_events",
+    "rm_deal_legs",
+    "rm_tranches",
+)
+_RETRACTABLE = ("rm_entities", "rm_valuations", "rm_revenues", "rm_deal_events", "rm_tranches")
+
+_RANGE = "e.position > %(after)s AND e.position <= %(upto)s"
+_TIMES = "e.effective_at, e.position, e.recorded_at"
+
+_INSERTS = (
+    f"""
 INSERT INTO rm_entities (event_id, entity_id, type, name, kind, effective_at, position,
                          recorded_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
-_VALUATION = """
+SELECT e.event_id, e.data ->> 'entity_id', e.type, e.data ->> 'name', e.data ->> 'kind', {_TIMES}
+  FROM public.events e
+ WHERE {_RANGE} AND e.type IN ('EntityRegistered', 'EntityRenamed')
+""",
+    f"""
 INSERT INTO rm_valuations (event_id, entity_id, valuation_usd, basis, round_size_usd,
                            effective_at, position, recorded_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
-"""
-_REVENUE = """
+SELECT e.event_id, e.data ->> 'entity_id', (e.data ->> 'valuation_usd')::numeric,
+       e.data ->> 'basis', (e.data ->> 'round_size_usd')::numeric, {_TIMES}
+  FROM public.events e
+ WHERE {_RANGE} AND e.type = 'ValuationReported'
+""",
+    f"""
 INSERT INTO rm_revenues (event_id, entity_id, period_start, period_end, revenue_usd,
                          net_income_usd, cash_burn_usd, rnd_usd, cash_usd, forecast,
                          effective_at, position, recorded_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
-_DEAL_EVENT = """
-INSERT INTO rm_deal_events (event_id, deal_id, type, title, effective_at, position, recorded_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
-"""
-_LEG = """
+SELECT e.event_id, e.data ->> 'entity_id', (e.data ->> 'period_start')::date,
+       (e.data ->> 'period_end')::date, (e.data ->> 'revenue_usd')::numeric,
+       (e.data ->> 'net_income_usd')::numeric, (e.data ->> 'cash_burn_usd')::numeric,
+       (e.data ->> 'rnd_usd')::numeric, (e.data ->> 'cash_usd')::numeric,
+       (e.data ->> 'forecast')::boolean, {_TIMES}
+  FROM public.events e
+ WHERE {_RANGE} AND e.type = 'RevenueReported'
+""",
+    f"""
+INSERT INTO rm_deal_events (event_id, deal_id, type, title, effective_at, position,
+                            recorded_at)
+SELECT e.event_id, e.data ->> 'deal_id', e.type, e.data ->> 'title', {_TIMES}
+  FROM public.events e
+ WHERE {_RANGE} AND e.type IN ('DealAnnounced', 'DealAmended', 'DealTerminated')
+""",
+    f"""
 INSERT INTO rm_deal_legs (event_id, leg, deal_id, payer, payee, instrument, headline_usd,
                           committed_usd, capacity_gw, shares, term_start, term_end)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-"""
-_TRANCHE = """
+SELECT e.event_id, l.leg ->> 'leg', e.data ->> 'deal_id', l.leg ->> 'payer', l.leg ->> 'payee',
+       l.leg ->> 'instrument', (l.leg ->> 'headline_usd')::numeric,
+       (l.leg ->> 'committed_usd')::numeric, (l.leg ->> 'capacity_gw')::numeric,
+       (l.leg ->> 'shares')::numeric, (l.leg ->> 'term_start')::date,
+       (l.leg ->> 'term_end')::date
+  FROM public.events e
+ CROSS JOIN LATERAL jsonb_array_elements(e.data -> 'legs') AS l(leg)
+ WHERE {_RANGE} AND e.type IN ('DealAnnounced', 'DealAmended')
+""",
+    f"""
 INSERT INTO rm_tranches (event_id, deal_id, leg, amount_usd, effective_at, position,
                          recorded_at)
-VALUES (%s, %s, %s, %s, %s, %s, %s)
+SELECT e.event_id, e.data ->> 'deal_id', e.data ->> 'leg', (e.data ->> 'amount_usd')::numeric,
+       {_TIMES}
+  FROM public.events e
+ WHERE {_RANGE} AND e.type = 'TrancheFunded'
+""",
+)
+
+# The first retraction of an event counts (the domain refuses a second one anyway).
+_RETRACT = f"""
+UPDATE {{table}} t SET retracted_at = r.recorded_at
+  FROM (SELECT DISTINCT ON (target) target, recorded_at
+          FROM (SELECT (e.data ->> 'target_event_id')::uuid AS target, e.recorded_at,
+                       e.position
+                  FROM public.events e
+                 WHERE {_RANGE} AND e.type = 'EventRetracted') AS x
+         ORDER BY target, position) AS r
+ WHERE t.event_id = r.target AND t.retracted_at IS NULL
 """
-_RETRACTED_TABLES = ("rm_entities", "rm_valuations", "rm_revenues", "rm_deal_events", "rm_tranches")
+
+_CHECKPOINT = """
+INSERT INTO projection_checkpoints (name, position) VALUES (%(name)s, %(upto)s)
+ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = clock_timestamp()
+"""
 
 
-def _times(e: RecordedEvent) -> tuple[Any, ...]:
-    return (e.effective_at, e.position, e.recorded_at)
+def apply(cur: psycopg.Cursor[Any], after: int, upto: int) -> None:
+    """Project the events in ``(after, upto]`` and move the checkpoint to ``upto``, in the
+    caller's transaction (so both happen or neither does)."""
+    params = {"after": after, "upto": upto, "name": NAME}
+    for sql in _INSERTS:
+        cur.execute(sql, params)
+    for table in _RETRACTABLE:
+        cur.execute(_RETRACT.format(table=table), params)
+    cur.execute(_CHECKPOINT, params)
 
 
-def apply(cur: psycopg.Cursor[Any], events: Iterable[RecordedEvent]) -> None:
-    """Write ``events`` (in position order) into the read models, in the caller's transaction."""
-    rows: dict[str, list[tuple[Any, ...]]] = {
-        k: [] for k in (_ENTITY, _VALUATION, _REVENUE, _DEAL_EVENT, _LEG, _TRANCHE)
-    }
-    for e in events:
-        d = e.data
-        if e.type in ("EntityRegistered", "EntityRenamed"):
-            rows[_ENTITY].append(
-                (e.event_id, d["entity_id"], e.type, d["name"], d.get("kind"), *_times(e))
-            )
-        elif e.type == "ValuationReported":
-            rows[_VALUATION].append(
-                (
-                    e.event_id,
-                    d["entity_id"],
-                    d["valuation_usd"],
-                    d["basis"],
-                    d.get("round_size_usd"),
-                    *_times(e),
-                )
-            )
-        elif e.type == "RevenueReported":
-            rows[_REVENUE].append(
-                (
-                    e.event_id,
-                    d["entity_id"],
-                    d["period_start"],
-                    d["period_end"],
-                    d["revenue_usd"],
-                    d.get("net_income_usd"),
-                    d.get("cash_burn_usd"),
-                    d.get("rnd_usd"),
-                    d.get("cash_usd"),
-                    d["forecast"],
-                    *_times(e),
-                )
-            )
-        elif e.type in ("DealAnnounced", "DealAmended", "DealTerminated"):
-            rows[_DEAL_EVENT].append((e.event_id, d["deal_id"], e.type, d.get("title"), *_times(e)))
-            for leg in d.get("legs", ()):
-                rows[_LEG].append(
-                    (
-                        e.event_id,
-                        leg["leg"],
-                        d["deal_id"],
-                        leg["payer"],
-                        leg["payee"],
-                        leg["instrument"],
-                        leg.get("headline_usd"),
-                        leg.get("committed_usd"),
-                        leg.get("capacity_gw"),
-                        leg.get("shares"),
-                        leg.get("term_start"),
-                        leg.get("term_end"),
-                    )
-                )
-        elif e.type == "TrancheFunded":
-            rows[_TRANCHE].append((e.event_id, d["deal_id"], d["leg"], d["amount_usd"], *_times(e)))
-        elif e.type == "EventRetracted":
-            _flush(cur, rows)  # the target may be in this very batch
-            for table in _RETRACTED_TABLES:
-                cur.execute(
-                    # The first retraction counts; the domain refuses a second one anyway.
-                    f"UPDATE {table} SET retracted_at = %s "
-                    "WHERE event_id = %s AND retracted_at IS NULL",
-                    (e.recorded_at, d["target_event_id"]),
-                )
-    _flush(cur, rows)
-
-
-def _flush(cur: psycopg.Cursor[Any], rows: dict[str, list[tuple[Any, ...]]]) -> None:
-    for sql, batch in rows.items():
-        if batch:
-            cur.executemany(sql, batch)
-            batch.clear()
+def checkpoint(cur: psycopg.Cursor[Any], *, lock: bool = False) -> int:
+    """The last position applied (0 before the first), row-locked when ``lock``."""
+    row = cur.execute(
+        "SELECT position FROM projection_checkpoints WHERE name = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (NAME,),
+    ).fetchone()
+    return row[0] if row else 0

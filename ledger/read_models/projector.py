@@ -9,6 +9,7 @@ others return at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -16,6 +17,12 @@ from ..store import EventStore
 from . import projection
 
 PROJECTOR_LOCK_KEY = 0x6C6564676571  # "ledgeq": one projector per database
+
+
+def _head(cur: Any) -> int:
+    # Positions commit in order (see ledger.store.event_store), so every position up to the
+    # largest visible one is visible too.
+    return cur.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0]
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ class Status:
 
 
 class Projector:
-    def __init__(self, engine: Engine, store: EventStore, *, batch_size: int = 1000) -> None:
+    def __init__(self, engine: Engine, store: EventStore, *, batch_size: int = 10_000) -> None:
         self.engine = engine
         self.store = store
         self.batch_size = batch_size
@@ -50,26 +57,17 @@ class Projector:
                 return None
             applied = 0
             try:
-                while True:
-                    row = conn.execute(
-                        "SELECT position FROM projection_checkpoints WHERE name = %s FOR UPDATE",
-                        (projection.NAME,),
-                    ).fetchone()
-                    checkpoint = row[0] if row else 0
-                    events = self.store.read(after=checkpoint, limit=self.batch_size)
-                    if not events:
-                        conn.rollback()
-                        return applied
-                    with conn.cursor() as cur:
-                        projection.apply(cur, events)
-                        cur.execute(
-                            "INSERT INTO projection_checkpoints (name, position) VALUES (%s, %s) "
-                            "ON CONFLICT (name) DO UPDATE SET position = excluded.position, "
-                            "updated_at = clock_timestamp()",
-                            (projection.NAME, events[-1].position),
-                        )
-                    conn.commit()
-                    applied += len(events)
+                with conn.cursor() as cur:
+                    while True:
+                        after = projection.checkpoint(cur, lock=True)
+                        head = _head(cur)
+                        if head <= after:
+                            conn.rollback()
+                            return applied
+                        upto = min(head, after + self.batch_size)
+                        projection.apply(cur, after, upto)
+                        conn.commit()
+                        applied += upto - after
             finally:
                 if not conn.closed:
                     conn.rollback()

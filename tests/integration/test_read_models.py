@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,11 @@ from ledger.domain import replay
 from ledger.domain.envelope import NewEvent
 from ledger.domain.event_data import validate_data
 from ledger.read_models import queries
+from ledger.read_models.digest import digest
 from ledger.read_models.projector import Projector
+from ledger.read_models.rebuild import rebuild
 from ledger.store import EventStore
-from tests.conftest import TestDatabase
+from tests.conftest import APP_ROLE, TestDatabase
 
 T0 = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 SRC = {"title": "generated"}
@@ -235,11 +238,29 @@ def perform(store: EventStore, op: tuple[Any, ...], recorded: list[Any]) -> None
         recorded.remove(target)
 
 
-@settings(
-    max_examples=25,
+# Random histories: the spec asks for at least 500 of them in CI (fewer with
+# LEDGER_TEST_HISTORIES=50 for a quick local run).
+HISTORIES = int(os.environ.get("LEDGER_TEST_HISTORIES", "500"))
+random_histories = settings(
+    max_examples=HISTORIES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+def extend_history(store: EventStore, ops: list[tuple[Any, ...]]) -> None:
+    """Perform ``ops`` on top of what the database holds already.
+
+    The database lives across examples, so each adds to one growing, tangled history.
+    """
+    history = list(store.iter_events())
+    gone = {e.data["target_event_id"] for e in history if e.type == "EventRetracted"}
+    recorded = [e for e in history if e.type != "EventRetracted" and str(e.event_id) not in gone]
+    for op in ops:
+        perform(store, op, recorded)
+
+
+@random_histories
 @given(ops=st.lists(operation, min_size=1, max_size=25), seed=st.integers(0, 2**32))
 def test_every_answer_agrees_with_the_replay_oracle(
     store: EventStore,
@@ -248,12 +269,7 @@ def test_every_answer_agrees_with_the_replay_oracle(
     ops: list[tuple[Any, ...]],
     seed: int,
 ) -> None:
-    # The database lives across examples: each adds to one growing, tangled history.
-    history = list(store.iter_events())
-    gone = {e.data["target_event_id"] for e in history if e.type == "EventRetracted"}
-    recorded = [e for e in history if e.type != "EventRetracted" and str(e.event_id) not in gone]
-    for op in ops:
-        perform(store, op, recorded)
+    extend_history(store, ops)
     projector.run_once()
     rng = random.Random(seed)
     events = list(store.iter_events())
@@ -263,3 +279,22 @@ def test_every_answer_agrees_with_the_replay_oracle(
         )
         as_of = T0 + dt.timedelta(days=rng.randint(-1, 400), hours=rng.randint(0, 23))
         assert_same(store, database, as_of, known_at, rng.choice(replay.BASES))
+
+
+@random_histories
+@given(
+    steps=st.lists(st.lists(operation, min_size=1, max_size=8), min_size=1, max_size=4),
+)
+def test_a_rebuild_equals_the_read_models_the_projector_kept(
+    store: EventStore,
+    database: TestDatabase,
+    projector: Projector,
+    steps: list[list[tuple[Any, ...]]],
+) -> None:
+    # The projector catches up after each step, in batches of whatever arrived meanwhile.
+    for ops in steps:
+        extend_history(store, ops)
+        projector.run_once()
+    kept = digest(database.app_engine)
+    rebuild(database.owner_engine, app_role=APP_ROLE)
+    assert digest(database.app_engine) == kept

@@ -1,0 +1,205 @@
+"""Rebuild the read models from position 0 into fresh tables, then swap them in atomically.
+
+Why fresh tables: queries keep reading the live tables, whole and consistent, for as long as
+the rebuild takes; the live projector keeps them current meanwhile. The fresh tables are
+made ``LIKE`` the live ones (columns, defaults, checks, indexes; foreign keys and grants
+added), so a migration that changes a read model changes what a rebuild makes.
+
+The swap takes the projector's lock (waiting for a batch in progress), projects what was
+recorded since the bulk pass, and moves the live tables out and the fresh ones in within one
+transaction: a query sees either the old tables or the new ones, never a mixture, and waits
+at most for that transaction. Indexes get back the names the migrations gave them.
+
+Runs as the schema owner (it creates and drops tables), like the migrations.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import Engine
+
+from . import projection
+from .projector import PROJECTOR_LOCK_KEY
+
+FRESH_SCHEMA = "ledger_rebuild"
+RETIRED_SCHEMA = "ledger_retired"
+REBUILD_LOCK_KEY = 0x6C6564676570  # "ledgep": one rebuild per database
+DEFAULT_CHUNK = 100_000
+
+Progress = Callable[[int, int], None]  # (events projected, events to project)
+
+
+class RebuildInProgress(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class RebuildResult:
+    events: int  # positions projected (the head at the swap)
+    seconds: float
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def _ident(*names: str) -> sql.Composable:
+    return sql.Identifier(*names)
+
+
+def _normalised_index(definition: str) -> str:
+    # "CREATE UNIQUE INDEX name ON schema.table USING ..." -> "CREATE UNIQUE INDEX ON USING ..."
+    return re.sub(r"INDEX \S+ ON \S+", "INDEX ON", definition, count=1)
+
+
+def _head(cur: psycopg.Cursor) -> int:
+    return cur.execute("SELECT coalesce(max(position), 0) FROM public.events").fetchone()[0]
+
+
+def _create_fresh_tables(cur: psycopg.Cursor, app_role: str | None) -> None:
+    cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(FRESH_SCHEMA)))
+    cur.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(FRESH_SCHEMA)))
+    foreign_keys = cur.execute(
+        """
+        SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
+          FROM pg_constraint c
+         WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(%s)
+        """,
+        (list(projection.TABLES),),
+    ).fetchall()
+    for table in projection.TABLES:
+        cur.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+                _ident(FRESH_SCHEMA, table), _ident("public", table)
+            )
+        )
+        if app_role:
+            cur.execute(
+                sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+                    _ident(FRESH_SCHEMA, table), _ident(app_role)
+                )
+            )
+    # The definitions name their referenced tables unqualified, so with the fresh schema first
+    # on the search path they point at the fresh tables.
+    cur.execute(sql.SQL("SET LOCAL search_path = {}, public").format(_ident(FRESH_SCHEMA)))
+    for table, name, definition in foreign_keys:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
+                _ident(FRESH_SCHEMA, table), _ident(name), sql.SQL(definition)
+            )
+        )
+
+
+def _swap(cur: psycopg.Cursor) -> None:
+    live_indexes = cur.execute(
+        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+        "AND tablename = ANY(%s)",
+        (list(projection.TABLES),),
+    ).fetchall()
+    cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(RETIRED_SCHEMA)))
+    cur.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(RETIRED_SCHEMA)))
+    for table in projection.TABLES:
+        cur.execute(
+            sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+                _ident("public", table), _ident(RETIRED_SCHEMA)
+            )
+        )
+        cur.execute(
+            sql.SQL("ALTER TABLE {} SET SCHEMA public").format(_ident(FRESH_SCHEMA, table))
+        )
+    fresh = {
+        (table, _normalised_index(definition)): name
+        for table, name, definition in cur.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
+            "AND tablename = ANY(%s)",
+            (list(projection.TABLES),),
+        ).fetchall()
+    }
+    for table, name, definition in live_indexes:
+        current = fresh.get((table, _normalised_index(definition)))
+        if current is not None and current != name:
+            cur.execute(
+                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                    _ident("public", current), _ident(name)
+                )
+            )
+    cur.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(_ident(RETIRED_SCHEMA)))
+    cur.execute(sql.SQL("DROP SCHEMA {}").format(_ident(FRESH_SCHEMA)))
+
+
+def rebuild(
+    owner_engine: Engine,
+    *,
+    app_role: str | None,
+    chunk: int = DEFAULT_CHUNK,
+    progress: Progress | None = None,
+) -> RebuildResult:
+    """Project every event into fresh tables and swap them in; see the module docstring."""
+    started = time.perf_counter()
+    pooled = owner_engine.raw_connection()
+    try:
+        conn = pooled.driver_connection
+        assert conn is not None
+        conn.rollback()
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (REBUILD_LOCK_KEY,)).fetchone()[0]:
+            conn.rollback()
+            raise RebuildInProgress("another rebuild of the read models is running")
+        conn.commit()
+        try:
+            return _rebuild(conn, app_role, chunk, progress, started)
+        finally:
+            if not conn.closed:
+                conn.rollback()
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    _ident(FRESH_SCHEMA)
+                ))
+                conn.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK_KEY,))
+                conn.commit()
+    finally:
+        pooled.close()
+
+
+def _rebuild(
+    conn: psycopg.Connection,
+    app_role: str | None,
+    chunk: int,
+    progress: Progress | None,
+    started: float,
+) -> RebuildResult:
+    with conn.cursor() as cur:
+        _create_fresh_tables(cur, app_role)
+        conn.commit()
+
+        # The bulk pass, a transaction per chunk, while the live tables keep answering.
+        search_path = sql.SQL("SET LOCAL search_path = {}, public").format(_ident(FRESH_SCHEMA))
+        after, head = 0, _head(cur)
+        while after < head:
+            upto = min(head, after + chunk)
+            cur.execute(search_path)
+            projection.apply(cur, after, upto)
+            conn.commit()
+            after = upto
+            if progress:
+                progress(after, head)
+            if after == head:
+                head = _head(cur)  # appended meanwhile: project those too before the swap
+
+        # The swap: what was appended since, then the tables, all in one transaction.
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK_KEY,))
+        cur.execute("SET LOCAL lock_timeout = '30s'")
+        head = _head(cur)
+        if head > after:
+            cur.execute(search_path)
+            projection.apply(cur, after, head)
+        cur.execute("SET LOCAL search_path = public")
+        _swap(cur)
+        conn.commit()
+        if progress:
+            progress(head, head)
+    return RebuildResult(events=head, seconds=time.perf_counter() - started)
