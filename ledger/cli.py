@@ -308,7 +308,7 @@ def projections_rebuild(ledger: Ledger, chunk: int) -> None:
 
     Queries keep answering from the current tables until the swap, which is atomic.
     """
-    from .read_models.rebuild import RebuildInProgress, rebuild
+    from .read_models.rebuild import RebuildFailed, rebuild
 
     head = ledger.store.head().position
     progress, advance = _progress(head, "rebuilding")
@@ -320,7 +320,7 @@ def projections_rebuild(ledger: Ledger, chunk: int) -> None:
                 chunk=chunk,
                 progress=lambda done, total: advance(done, total),
             )
-    except RebuildInProgress as exc:
+    except RebuildFailed as exc:
         fail(str(exc))
     click.echo(
         f"rebuilt the read models from {result.events:,} events in {result.seconds:.1f} s "

@@ -37,9 +37,7 @@ def valuation(
     return NewEvent(**fields)
 
 
-def announced(
-    deal_id: str, payer: str = "nvidia", payee: str = "openai", **leg: Any
-) -> NewEvent:
+def announced(deal_id: str, payer: str = "nvidia", payee: str = "openai", **leg: Any) -> NewEvent:
     """A one-leg deal, ``payer -> payee``, a $100B equity stake unless ``leg`` says otherwise."""
     legs = [
         {

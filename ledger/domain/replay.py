@@ -1,4 +1,4 @@
-"""The replay oracle: the exposure graph at (as_of, known_at), folded from raw events, simply.
+"""The replay oracle: answers at (as_of, known_at), folded from raw events, simply.
 
 This is the spec's definition (sections 2 and 3) written as directly as possible, with no
 indexes, caches or SQL: the read models are fast, this is obviously right, and property tests
@@ -15,63 +15,24 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from .aggregates import fold_order, live_events
+from .views import (
+    BASES,
+    DealView,
+    Edge,
+    EntityView,
+    Graph,
+    Leg,
+    Node,
+    RevenueReport,
+    Valuation,
+    check_basis,
+)
 
-BASES = ("HEADLINE", "COMMITTED", "FUNDED")
-# instrument -> whether the payer is the exposed party (else the payee is)
-PAYER_EXPOSED = {
-    "equity": True,
-    "loan": True,
-    "guarantee": True,
-    "purchase": False,
-    "backstop": False,
-    "revenue_share": False,
-    "warrant": False,
-}
-
-
-@dataclass(frozen=True)
-class Node:
-    entity_id: str
-    name: str
-    kind: str
-    valuation_usd: Decimal | None = None
-    revenue: dict[str, Any] | None = None  # the latest actual RevenueReported's data
-
-
-@dataclass(frozen=True)
-class Edge:
-    deal_id: str
-    leg: str
-    payer: str
-    payee: str
-    instrument: str
-    amount_usd: Decimal
-    capacity_gw: Decimal | None = None
-    shares: Decimal | None = None
-
-
-@dataclass
-class Graph:
-    as_of: dt.datetime
-    known_at: dt.datetime
-    basis: str
-    nodes: dict[str, Node] = field(default_factory=dict)
-    edges: list[Edge] = field(default_factory=list)
-
-    def exposures(self) -> dict[tuple[str, str], Decimal]:
-        """exposure(A, B): what A loses if B fails, summed over the live legs."""
-        out: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-        for edge in self.edges:
-            if PAYER_EXPOSED[edge.instrument]:
-                out[(edge.payer, edge.payee)] += edge.amount_usd
-            else:
-                out[(edge.payee, edge.payer)] += edge.amount_usd
-        return dict(out)
+__all__ = ["BASES", "Edge", "Graph", "Node", "deals", "entity", "graph", "visible"]
 
 
 def visible(events: Iterable[Any], as_of: dt.datetime, known_at: dt.datetime) -> list[Any]:
@@ -80,97 +41,156 @@ def visible(events: Iterable[Any], as_of: dt.datetime, known_at: dt.datetime) ->
     return [e for e in live_events(known) if e.effective_at <= as_of]
 
 
-def _decimal(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
-def leg_amount(leg: dict[str, Any], basis: str, funded: Decimal) -> Decimal:
-    if basis == "HEADLINE":
-        value = leg.get("headline_usd", leg.get("committed_usd"))
-        return Decimal(value) if value is not None else Decimal(0)
-    if basis == "COMMITTED":
-        return Decimal(leg.get("committed_usd", 0))
-    return funded
+def _streams(
+    events: Iterable[Any], as_of: dt.datetime, known_at: dt.datetime
+) -> dict[str, list[Any]]:
+    by_stream: dict[str, list[Any]] = defaultdict(list)
+    for event in visible(events, as_of, known_at):
+        by_stream[event.stream].append(event)
+    return {stream: fold_order(es) for stream, es in sorted(by_stream.items())}
 
 
 def graph(
     events: Iterable[Any], as_of: dt.datetime, known_at: dt.datetime, basis: str = "HEADLINE"
 ) -> Graph:
-    if basis not in BASES:
-        raise ValueError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
-    by_stream: dict[str, list[Any]] = defaultdict(list)
-    for event in visible(events, as_of, known_at):
-        by_stream[event.stream].append(event)
-
+    check_basis(basis)
     result = Graph(as_of=as_of, known_at=known_at, basis=basis)
-    for stream, stream_events in sorted(by_stream.items()):
-        ordered = fold_order(stream_events)
+    for stream, ordered in _streams(events, as_of, known_at).items():
         if stream.startswith("entity/"):
-            node = _fold_entity(ordered, as_of)
+            node = _fold_entity(ordered, as_of)[0]
             if node is not None:
                 result.nodes[node.entity_id] = node
         else:
-            result.edges.extend(_fold_deal(ordered, basis))
+            deal = _fold_deal(ordered)
+            if deal is not None:
+                result.edges.extend(deal.edges(basis))
     return result
 
 
-def _fold_entity(events: list[Any], as_of: dt.datetime) -> Node | None:
-    registered = None
-    name = None
-    valuation = None
-    revenue: dict[str, Any] | None = None
-    for e in events:
-        if e.type == "EntityRegistered":
-            registered, name = e.data, e.data["name"]
-        elif e.type == "EntityRenamed":
-            name = e.data["name"]
-        elif e.type == "ValuationReported":
-            valuation = Decimal(e.data["valuation_usd"])
-        elif (
-            e.type == "RevenueReported"
-            and not e.data["forecast"]
-            and e.data["period_end"] <= as_of.astimezone(dt.UTC).date().isoformat()
-            and (revenue is None or e.data["period_end"] >= revenue["period_end"])
-        ):
-            revenue = e.data
-    if registered is None:
+def entity(
+    events: Iterable[Any],
+    entity_id: str,
+    as_of: dt.datetime,
+    known_at: dt.datetime,
+    basis: str = "HEADLINE",
+) -> EntityView | None:
+    check_basis(basis)
+    streams = _streams(events, as_of, known_at)
+    node, valuations, reports = _fold_entity(streams.get(f"entity/{entity_id}", []), as_of)
+    if node is None:
         return None
-    return Node(
-        entity_id=registered["entity_id"],
-        name=name or registered["name"],
-        kind=registered["kind"],
-        valuation_usd=valuation,
-        revenue=revenue,
-    )
-
-
-def _fold_deal(events: list[Any], basis: str) -> list[Edge]:
-    deal_id = None
-    legs: dict[str, dict[str, Any]] = {}
-    funded: dict[str, Decimal] = defaultdict(Decimal)
-    live = False
-    for e in events:
-        if e.type == "DealAnnounced":
-            deal_id, live = e.data["deal_id"], True
-            legs = {leg["leg"]: leg for leg in e.data["legs"]}
-        elif e.type == "DealAmended":
-            legs = {leg["leg"]: leg for leg in e.data["legs"]}
-        elif e.type == "TrancheFunded":
-            funded[e.data["leg"]] += Decimal(e.data["amount_usd"])
-        elif e.type == "DealTerminated":
-            live = False
-    if not live or deal_id is None:
-        return []
-    return [
-        Edge(
-            deal_id=deal_id,
-            leg=leg_id,
-            payer=leg["payer"],
-            payee=leg["payee"],
-            instrument=leg["instrument"],
-            amount_usd=leg_amount(leg, basis, funded[leg_id]),
-            capacity_gw=_decimal(leg.get("capacity_gw")),
-            shares=_decimal(leg.get("shares")),
-        )
-        for leg_id, leg in legs.items()
+    edges = [
+        edge
+        for stream, ordered in streams.items()
+        if stream.startswith("deal/") and (deal := _fold_deal(ordered)) is not None
+        for edge in deal.edges(basis)
+        if entity_id in (edge.payer, edge.payee)
     ]
+    return EntityView(node=node, valuations=valuations, revenue_reports=reports, edges=edges)
+
+
+def deals(events: Iterable[Any], as_of: dt.datetime, known_at: dt.datetime) -> list[DealView]:
+    """Every deal announced by ``as_of``, live or terminated, by deal id."""
+    out = []
+    for stream, ordered in _streams(events, as_of, known_at).items():
+        if stream.startswith("deal/") and (deal := _fold_deal(ordered)) is not None:
+            out.append(deal)
+    return out
+
+
+class EntityFold:
+    """An entity's stream folded event by event (in fold order) into its state at as_of."""
+
+    def __init__(self) -> None:
+        self.registered: dict[str, Any] | None = None
+        self.name: str | None = None
+        self.valuations: list[Valuation] = []
+        self.reports: list[RevenueReport] = []
+
+    def apply(self, e: Any) -> None:
+        if e.type == "EntityRegistered":
+            self.registered, self.name = e.data, e.data["name"]
+        elif e.type == "EntityRenamed":
+            self.name = e.data["name"]
+        elif e.type == "ValuationReported":
+            self.valuations.append(Valuation.from_event(e))
+        elif e.type == "RevenueReported":
+            self.reports.append(RevenueReport.from_event(e))
+
+    def latest_actual(self, as_of: dt.datetime) -> RevenueReport | None:
+        """The actual report with the latest period_end <= as_of (ties: the last folded)."""
+        day = as_of.astimezone(dt.UTC).date()
+        latest = None
+        for report in self.reports:
+            if (
+                not report.forecast
+                and report.period_end <= day
+                and (latest is None or report.period_end >= latest.period_end)
+            ):
+                latest = report
+        return latest
+
+    def node(self, as_of: dt.datetime) -> Node | None:
+        if self.registered is None:
+            return None
+        return Node(
+            entity_id=self.registered["entity_id"],
+            name=self.name or self.registered["name"],
+            kind=self.registered["kind"],
+            valuation_usd=self.valuations[-1].valuation_usd if self.valuations else None,
+            revenue=self.latest_actual(as_of),
+        )
+
+
+def _fold_entity(
+    events: list[Any], as_of: dt.datetime
+) -> tuple[Node | None, list[Valuation], list[RevenueReport]]:
+    fold = EntityFold()
+    for e in events:
+        fold.apply(e)
+    node = fold.node(as_of)
+    if node is None:
+        return None, [], []
+    reports = sorted(fold.reports, key=lambda r: (r.period_end, r.effective_at, r.position))
+    return node, fold.valuations, reports
+
+
+class DealFold:
+    """A deal's stream folded event by event (in fold order)."""
+
+    def __init__(self) -> None:
+        self.announced: Any = None
+        self.legs: list[dict[str, Any]] = []
+        self.funded: dict[str, Decimal] = defaultdict(Decimal)
+        self.terminated_at: dt.datetime | None = None
+
+    def apply(self, e: Any) -> None:
+        if e.type == "DealAnnounced":
+            self.announced, self.legs, self.terminated_at = e, e.data["legs"], None
+        elif e.type == "DealAmended":
+            self.legs = e.data["legs"]
+        elif e.type == "TrancheFunded":
+            self.funded[e.data["leg"]] += Decimal(e.data["amount_usd"])
+        elif e.type == "DealTerminated":
+            self.terminated_at = e.effective_at
+
+    def view(self) -> DealView | None:
+        if self.announced is None:
+            return None
+        data = self.announced.data
+        return DealView(
+            deal_id=data["deal_id"],
+            title=data["title"],
+            status="LIVE" if self.terminated_at is None else "TERMINATED",
+            announced_at=self.announced.effective_at,
+            conditions=data.get("conditions"),
+            legs=tuple(Leg.from_data(leg, self.funded[leg["leg"]]) for leg in self.legs),
+            terminated_at=self.terminated_at,
+        )
+
+
+def _fold_deal(events: list[Any]) -> DealView | None:
+    fold = DealFold()
+    for e in events:
+        fold.apply(e)
+    return fold.view()

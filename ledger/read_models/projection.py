@@ -64,9 +64,10 @@ SELECT e.event_id, e.data ->> 'entity_id', (e.data ->> 'period_start')::date,
  WHERE {_RANGE} AND e.type = 'RevenueReported'
 """,
     f"""
-INSERT INTO rm_deal_events (event_id, deal_id, type, title, effective_at, position,
-                            recorded_at)
-SELECT e.event_id, e.data ->> 'deal_id', e.type, e.data ->> 'title', {_TIMES}
+INSERT INTO rm_deal_events (event_id, deal_id, type, title, conditions, reason, effective_at,
+                            position, recorded_at)
+SELECT e.event_id, e.data ->> 'deal_id', e.type, e.data ->> 'title', e.data ->> 'conditions',
+       e.data ->> 'reason', {_TIMES}
   FROM public.events e
  WHERE {_RANGE} AND e.type IN ('DealAnnounced', 'DealAmended', 'DealTerminated')
 """,

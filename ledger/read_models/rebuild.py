@@ -31,11 +31,17 @@ FRESH_SCHEMA = "ledger_rebuild"
 RETIRED_SCHEMA = "ledger_retired"
 REBUILD_LOCK_KEY = 0x6C6564676570  # "ledgep": one rebuild per database
 DEFAULT_CHUNK = 100_000
+SWAP_LOCK_TIMEOUT_MS = 200
+SWAP_ATTEMPTS = 60
 
 Progress = Callable[[int, int], None]  # (events projected, events to project)
 
 
-class RebuildInProgress(RuntimeError):
+class RebuildFailed(RuntimeError):
+    """The rebuild stopped; the live read models are as they were."""
+
+
+class RebuildInProgress(RebuildFailed):
     pass
 
 
@@ -110,9 +116,7 @@ def _swap(cur: psycopg.Cursor) -> None:
                 _ident("public", table), _ident(RETIRED_SCHEMA)
             )
         )
-        cur.execute(
-            sql.SQL("ALTER TABLE {} SET SCHEMA public").format(_ident(FRESH_SCHEMA, table))
-        )
+        cur.execute(sql.SQL("ALTER TABLE {} SET SCHEMA public").format(_ident(FRESH_SCHEMA, table)))
     fresh = {
         (table, _normalised_index(definition)): name
         for table, name, definition in cur.execute(
@@ -156,9 +160,9 @@ def rebuild(
         finally:
             if not conn.closed:
                 conn.rollback()
-                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
-                    _ident(FRESH_SCHEMA)
-                ))
+                conn.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(FRESH_SCHEMA))
+                )
                 conn.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK_KEY,))
                 conn.commit()
     finally:
@@ -190,16 +194,48 @@ def _rebuild(
             if after == head:
                 head = _head(cur)  # appended meanwhile: project those too before the swap
 
-        # The swap: what was appended since, then the tables, all in one transaction.
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK_KEY,))
-        cur.execute("SET LOCAL lock_timeout = '30s'")
-        head = _head(cur)
-        if head > after:
-            cur.execute(search_path)
-            projection.apply(cur, after, head)
-        cur.execute("SET LOCAL search_path = public")
-        _swap(cur)
-        conn.commit()
+        head = _swap_in(conn, cur, after, search_path)
         if progress:
             progress(head, head)
     return RebuildResult(events=head, seconds=time.perf_counter() - started)
+
+
+def _swap_in(
+    conn: psycopg.Connection, cur: psycopg.Cursor, after: int, search_path: sql.Composable
+) -> int:
+    """What was appended since the bulk pass, then the tables, in one transaction.
+
+    Queries lock the read-model tables in the same order as the swap, so neither can hold
+    what the other waits for. A query that runs long (or a client that locks in another
+    order) is not waited for long either: the swap waits briefly for each lock and, when it
+    cannot get one, steps back (releasing everything) and tries again.
+    """
+    delay = 0.01
+    for attempt in range(1, SWAP_ATTEMPTS + 1):
+        try:
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (PROJECTOR_LOCK_KEY,))
+            cur.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT_MS}ms'")
+            head = _head(cur)
+            if head > after:
+                cur.execute(search_path)
+                projection.apply(cur, after, head)
+            cur.execute("SET LOCAL search_path = public")
+            # In the order queries take them (ledger.read_models.queries).
+            cur.execute(
+                sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
+                    sql.SQL(", ").join(_ident("public", t) for t in projection.TABLES)
+                )
+            )
+            _swap(cur)
+            conn.commit()
+            return head
+        except psycopg.errors.LockNotAvailable:
+            conn.rollback()
+            if attempt == SWAP_ATTEMPTS:
+                raise RebuildFailed(
+                    f"could not swap the rebuilt read models in: queries held their tables "
+                    f"through {SWAP_ATTEMPTS} attempts; the live tables are unchanged"
+                ) from None
+            time.sleep(delay)  # let the queries in the way finish
+            delay = min(delay * 2, 1.0)
+    raise AssertionError("unreachable")

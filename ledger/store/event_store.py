@@ -36,6 +36,7 @@ from ..domain.envelope import (
 from ..domain.errors import DuplicateEvent, NotFound, VersionConflict
 from .schema import EVENT_COLUMNS, events
 
+
 def function_batch(prepared: Sequence[PreparedEvent]) -> str:
     """The ``p_events`` argument of events_append(): the events and their content hashes."""
     return _dumps(
@@ -398,6 +399,19 @@ class EventStore:
         query = select(events).where(events.c.stream == stream).order_by(events.c.stream_version)
         with self.engine.connect() as conn:
             return [_row_to_event(r) for r in conn.execute(query)]
+
+    def read_streams(
+        self, streams: Sequence[str] | None, *, recorded_by: dt.datetime | None = None
+    ) -> list[RecordedEvent]:
+        """The events of several streams (all when ``streams`` is None), recorded by
+        ``recorded_by`` when given, in position order: one query however many streams."""
+        query = select(events)
+        if streams is not None:
+            query = query.where(events.c.stream.in_([validate_stream(s) for s in streams]))
+        if recorded_by is not None:
+            query = query.where(events.c.recorded_at <= recorded_by)
+        with self.engine.connect() as conn:
+            return [_row_to_event(r) for r in conn.execute(query.order_by(events.c.position))]
 
     def stream_version(self, stream: str) -> int:
         stream = validate_stream(stream)

@@ -49,7 +49,9 @@ def test_a_rebuild_reports_progress_and_catches_up_to_the_head(
 ) -> None:
     fill(store, entities=10, valuations=20, deals=30)
     seen: list[tuple[int, int]] = []
-    result = rebuild(database.owner_engine, app_role=APP_ROLE, chunk=50, progress=lambda *p: seen.append(p))
+    result = rebuild(
+        database.owner_engine, app_role=APP_ROLE, chunk=50, progress=lambda *p: seen.append(p)
+    )
     head = store.head().position
     assert result.events == head
     assert seen[-1] == (head, head)
@@ -84,8 +86,10 @@ def test_a_rebuild_keeps_index_names_grants_and_foreign_keys(
     assert index_names(database) == before
     with database.owner_engine.connect() as conn:
         fks = conn.execute(
-            text("SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
-                 "AND conrelid = 'public.rm_deal_legs'::regclass")
+            text(
+                "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+                "AND conrelid = 'public.rm_deal_legs'::regclass"
+            )
         ).scalar_one()
         leftovers = conn.execute(
             text("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'ledger_%'")

@@ -152,4 +152,4 @@ def test_nodes_carry_the_latest_actual_revenue_not_a_forecast(history: History) 
     report("2025-06-30", "4300", False)
     report("2025-12-31", "13000", True)
     node = graph(history.events, dt.datetime(2026, 1, 2, tzinfo=dt.UTC), FAR).nodes["openai"]
-    assert node.revenue is not None and node.revenue["revenue_usd"] == "4300"
+    assert node.revenue is not None and node.revenue.revenue_usd == 4300
