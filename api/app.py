@@ -8,6 +8,8 @@ from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from ledger import __version__
+from ledger.read_models.follower import Follower
+from ledger.read_models.projector import Projector
 from ledger.runtime import Ledger, check_schema
 
 
@@ -19,21 +21,44 @@ def health() -> dict[str, str]:
 
 @get("/ready", sync_to_thread=True)
 def ready(state: State) -> Response[dict[str, object]]:
-    """Readiness: the database answers and its schema is the one this code expects."""
+    """Readiness: the database answers, its schema is the one this code expects; and how far
+    the read models lag behind the log."""
     ledger: Ledger = state.ledger
     try:
         check_schema(ledger.engine)
         head = ledger.store.head()
+        projection = Projector(ledger.engine, ledger.store).status()
     except Exception as exc:  # readiness reports any failure rather than raising it
         return Response(
             {"status": "unavailable", "reason": str(exc).splitlines()[0]},
             status_code=HTTP_503_SERVICE_UNAVAILABLE,
         )
     return Response(
-        {"status": "ready", "head": {"position": head.position, "hash": head.hash}},
+        {
+            "status": "ready",
+            "head": {"position": head.position, "hash": head.hash},
+            "projections": {
+                projection.name: {"checkpoint": projection.checkpoint, "lag": projection.lag}
+            },
+        },
         status_code=HTTP_200_OK,
     )
 
 
-def create_app(ledger: Ledger) -> Litestar:
-    return Litestar(route_handlers=[health, ready], state=State({"ledger": ledger}))
+def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
+    """The service; with ``project`` it also keeps the read models current (see Follower)."""
+    follower = Follower(Projector(ledger.engine, ledger.store))
+
+    def start_projecting() -> None:
+        if project:
+            follower.start()
+
+    def stop_projecting() -> None:
+        follower.stop()
+
+    return Litestar(
+        route_handlers=[health, ready],
+        state=State({"ledger": ledger, "follower": follower}),
+        on_startup=[start_projecting],
+        on_shutdown=[stop_projecting],
+    )

@@ -17,8 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from ..domain import analysis
 from ..domain import series as series_fold
 from ..domain.envelope import RecordedEvent
+from ..domain.errors import NotFound
 from ..domain.views import (
     DEAL_STATUSES,
     DealView,
@@ -501,3 +503,46 @@ def series(
             streams = [f"entity/{entity_id}", *(f"deal/{d}" for d in deal_ids)]
     events = store.read_streams(streams, recorded_by=known_at)
     return series_fold.series(events, entity_id, metric, sorted(at), known_at, basis)
+
+
+# -- measures over the whole graph --------------------------------------------------------------
+
+
+def circular_flows(
+    engine: Engine,
+    as_of: dt.datetime,
+    known_at: dt.datetime,
+    basis: str = "HEADLINE",
+    *,
+    min_amount: Decimal = Decimal(0),
+    through: str | None = None,
+    limit: int | None = None,
+) -> list[analysis.Cycle]:
+    """The money-flow cycles of at most six entities at (as_of, known_at), largest first."""
+    if through is not None:
+        # Every leg of a cycle of six or fewer entities through an entity touches an entity
+        # at most two legs away from it: three rounds of "legs touching" reach them all.
+        edges = graph(
+            engine, as_of, known_at, basis, entity_ids=[through], hops=3, min_amount=min_amount
+        ).edges
+    else:
+        edges = graph(engine, as_of, known_at, basis, min_amount=min_amount).edges
+    return analysis.circular_flows(edges, min_amount=min_amount, through=through, limit=limit)
+
+
+def stress_test(
+    engine: Engine,
+    defaulted: Sequence[str],
+    recovery_rate: Decimal,
+    threshold: Decimal,
+    as_of: dt.datetime,
+    known_at: dt.datetime,
+    basis: str = "HEADLINE",
+) -> analysis.StressResult:
+    """Default ``defaulted`` and follow the losses round by round (spec section 3)."""
+    g = graph(engine, as_of, known_at, basis)
+    unknown = sorted(set(defaulted) - set(g.nodes))
+    if unknown:
+        raise NotFound(f"defaulted: no entity {', '.join(unknown)} at this as_of / known_at")
+    valuations = {entity_id: node.valuation_usd for entity_id, node in g.nodes.items()}
+    return analysis.stress_test(g.edges, valuations, defaulted, recovery_rate, threshold)

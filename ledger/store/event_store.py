@@ -77,6 +77,10 @@ _SELECT_COLUMNS = ", ".join(EVENT_COLUMNS)
 _EXISTING_SQL = f"SELECT {_SELECT_COLUMNS} FROM events WHERE event_id = ANY(%s) ORDER BY position"
 _COPY_CHUNK = 100  # events hashed and sent at a time
 _PROBE_SQL = "SELECT 1 FROM events WHERE event_id = %s"
+# Delivered with the commit, to every session listening (the projector, subscriptions): the
+# ledger has new events. Tailing readers then read by position; the payload carries nothing.
+APPENDED_CHANNEL = "ledger_appended"
+_NOTIFY_SQL = f"NOTIFY {APPENDED_CHANNEL}"
 _COPY_SQL = f"COPY events ({_SELECT_COLUMNS}) FROM STDIN"
 _APPEND_SQL = (
     "SELECT outcome, out_position, out_stream_version, out_recorded_at, out_prev_hash, out_hash "
@@ -212,6 +216,7 @@ class EventStore:
         try:
             with conn.pipeline():
                 result = conn.execute(_APPEND_SQL, params)
+                conn.execute(_NOTIFY_SQL)
                 conn.commit()  # harmless for 'replayed' and 'conflict': nothing was written
         except psycopg.errors.UniqueViolation as error:
             if error.diag.constraint_name != "events_event_id_key":
@@ -287,6 +292,7 @@ class EventStore:
                 raise
             conn.rollback()
             return self._replayed(stream, prepared, self._existing(conn, prepared))
+        conn.execute(_NOTIFY_SQL)
         conn.commit()
         return written
 

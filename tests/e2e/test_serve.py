@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -61,3 +62,18 @@ def test_ready_reports_an_unmigrated_database_as_unavailable(
     result = run_ledger("serve", "--port", "1", env=env, timeout=60)
     assert result.returncode == 1
     assert "run `ledger db upgrade`" in result.stderr
+
+
+def test_the_service_projects_events_appended_while_it_runs(
+    database: TestDatabase, store: EventStore
+) -> None:
+    env = clean_env(LEDGER_DATABASE_URL=database.libpq_url)
+    with Server(env) as server:
+        store.append("entity/openai", [registered()])
+        deadline = time.monotonic() + 30
+        while (ready := httpx.get(f"{server.url}/ready").json())["projections"]["read_models"][
+            "lag"
+        ]:
+            assert time.monotonic() < deadline, ready
+            time.sleep(0.05)
+        assert ready["projections"]["read_models"]["checkpoint"] == 1

@@ -79,6 +79,22 @@ def assert_same(
     assert sorted(actual.edges, key=edge_key) == sorted(expected.edges, key=edge_key)
     assert actual.exposures() == expected.exposures()
 
+    # circular flows, all and through one entity, and a stress test
+    assert queries.circular_flows(engine, as_of, known_at, basis) == analysis.circular_flows(
+        expected.edges
+    )
+    through = rng.choice(ENTITIES)
+    assert queries.circular_flows(
+        engine, as_of, known_at, basis, through=through
+    ) == analysis.circular_flows(expected.edges, through=through)
+    if expected.nodes:
+        down = [rng.choice(sorted(expected.nodes))]
+        valuations = {k: n.valuation_usd for k, n in expected.nodes.items()}
+        rate, threshold = Decimal("0.4"), Decimal("0.001")
+        assert queries.stress_test(
+            engine, down, rate, threshold, as_of, known_at, basis
+        ) == analysis.stress_test(expected.edges, valuations, down, rate, threshold)
+
     # the graph around some entities
     chosen = rng.sample(ENTITIES, rng.randint(1, 2))
     hops = rng.randint(1, 2)
