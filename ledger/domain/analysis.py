@@ -142,33 +142,73 @@ def circular_flows(
     max_entities: int = MAX_CYCLE_ENTITIES,
     limit: int | None = None,
 ) -> list[Cycle]:
-    """Every elementary cycle of at most ``max_entities`` entities whose circular amount is at
-    least ``min_amount`` (optionally only those through one entity), largest amount first.
+    """The elementary cycles of at most ``max_entities`` entities whose circular amount is at
+    least ``min_amount`` (optionally only those through one entity), largest amount first;
+    with ``limit``, only the ``limit`` largest.
 
-    Why not enumerate everything and filter: an edge below ``min_amount`` can lie on no
-    qualifying cycle, so it is dropped first; a search through one entity starts there; and a
-    node is entered only if it can still get back to the start within the bound.
+    Why it is fast enough: a hub of a dense web lies on millions of short cycles, and an
+    analyst wants the largest. A cycle's amount is its smallest edge, so the cycles of amount
+    at least t are exactly the cycles of the graph without the edges below t. The search looks
+    for the lowest such t whose graph holds at most ``limit`` cycles (counting stops at
+    ``limit + 1``), by bisection over the distinct amounts, and lists that graph's cycles.
+    Without ``limit`` every cycle is listed, which on a dense web can take very long.
     """
-    flows = {pair: a for pair, a in flow_amounts(edges).items() if a >= min_amount}
+    flows = {
+        pair: a for pair, a in flow_amounts(edges).items() if a >= min_amount and pair[0] != pair[1]
+    }
+    if limit is None:
+        found = _cycles(flows, through, max_entities, cap=None)
+    else:
+        amounts = sorted(set(flows.values()), reverse=True)
+        lo, hi = 0, len(amounts) - 1  # thresholds amounts[lo] (high) .. amounts[hi] (low)
+        best: list[Cycle] = []
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            kept = {p: a for p, a in flows.items() if a >= amounts[mid]}
+            cycles = _cycles(kept, through, max_entities, cap=limit)
+            if len(cycles) <= limit:
+                best, lo = cycles, mid + 1  # few enough: try a lower threshold
+            else:
+                hi = mid - 1
+        if lo < len(amounts):
+            # The next threshold down has too many: they all tie at amounts[lo] below the
+            # ones found, so any of them fill the remaining places.
+            kept = {p: a for p, a in flows.items() if a >= amounts[lo]}
+            found = list(set(best) | set(_cycles(kept, through, max_entities, cap=limit)))
+        else:
+            found = best
+    found.sort(key=lambda c: (-c.amount_usd, c.entities))
+    return found[:limit] if limit is not None else found
+
+
+class _Enough(Exception):
+    pass
+
+
+def _cycles(
+    flows: Mapping[tuple[str, str], Decimal],
+    through: str | None,
+    max_entities: int,
+    cap: int | None,
+) -> list[Cycle]:
+    """The cycles of ``flows`` (at most ``cap + 1`` of them when ``cap`` is given)."""
     successors: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
     predecessors: dict[str, list[str]] = defaultdict(list)
     for (payer, payee), amount in flows.items():
-        if payer != payee:
-            successors[payer].append((payee, amount))
-            predecessors[payee].append(payer)
+        successors[payer].append((payee, amount))
+        predecessors[payee].append(payer)
     for targets in successors.values():
         targets.sort()
-
     found: list[Cycle] = []
-    for start in [through] if through is not None else sorted(successors):
-        # Each cycle once: from its smallest entity (or from `through`, which it contains).
-        if through is not None:
-            back = _distances_back(start, predecessors, max_entities - 1, start.__ne__)
-        else:
-            back = _distances_back(start, predecessors, max_entities - 1, start.__lt__)
-        _cycles_from(start, successors, back, max_entities, found)
-    found.sort(key=lambda c: (-c.amount_usd, c.entities))
-    return found[:limit] if limit is not None else found
+    try:
+        for start in [through] if through is not None else sorted(successors):
+            # Each cycle once: from its smallest entity (or from `through`, which it contains).
+            allowed = start.__ne__ if through is not None else start.__lt__
+            back = _distances_back(start, predecessors, max_entities - 1, allowed)
+            _cycles_from(start, successors, back, max_entities, found, cap)
+    except _Enough:
+        pass
+    return found
 
 
 def _cycles_from(
@@ -177,6 +217,7 @@ def _cycles_from(
     back: Mapping[str, int],
     max_entities: int,
     found: list[Cycle],
+    cap: int | None = None,
 ) -> None:
     """Depth-first from ``start``, entering only nodes that can still get back in time."""
     path, on_path = [start], {start}
@@ -186,6 +227,8 @@ def _cycles_from(
             low = amount if smallest is None or amount < smallest else smallest
             if nxt == start:
                 found.append(Cycle(_canonical(path), low))
+                if cap is not None and len(found) > cap:
+                    raise _Enough
             elif nxt not in on_path and nxt in back and len(path) + back[nxt] <= max_entities:
                 path.append(nxt)
                 on_path.add(nxt)

@@ -226,3 +226,16 @@ def test_a_stress_test_refuses_rates_outside_their_range(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         stress_test([], {}, ["openai"], Decimal(recovery), Decimal(threshold))
+
+
+@settings(max_examples=200)
+@given(random_edges, st.integers(1, 6), st.sampled_from([None, "a"]))
+def test_a_limit_keeps_the_largest_cycles(
+    raw: list[tuple[str, str, int]], limit: int, through: str | None
+) -> None:
+    edges = [edge(a, b, "loan", n) for a, b, n in raw]
+    everything = circular_flows(edges, through=through)
+    top = circular_flows(edges, through=through, limit=limit)
+    assert len(top) == min(limit, len(everything))
+    assert [c.amount_usd for c in top] == [c.amount_usd for c in everything[:limit]]
+    assert set(top) <= set(everything)
