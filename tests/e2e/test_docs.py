@@ -1,0 +1,38 @@
+"""Docs that work when followed: the worked example of docs/semantics.md runs as written."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import TestDatabase
+from tests.e2e.processes import clean_env
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def python_blocks(path: Path) -> list[str]:
+    return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.DOTALL)
+
+
+def test_the_worked_example_of_the_semantics_prints_what_the_page_says(
+    database: TestDatabase,
+) -> None:
+    (script,) = python_blocks(DOCS / "semantics.md")
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=clean_env(LEDGER_DATABASE_URL=database.libpq_url),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "edges on 2025-08-31: 0" in out
+    assert "('nvidia', 'openai'): Decimal('100000000000')" in out
+    assert "Cycle(entities=('nvidia', 'openai'), amount_usd=Decimal('0'))" in out
+    assert "as believed before 0\n" in out
+    assert "as known now 10000000000\n" in out
