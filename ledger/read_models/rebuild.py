@@ -2,13 +2,15 @@
 
 Why fresh tables: queries keep reading the live tables, whole and consistent, for as long as
 the rebuild takes; the live projector keeps them current meanwhile. The fresh tables are
-made ``LIKE`` the live ones (columns, defaults, checks, indexes; foreign keys and grants
-added), so a migration that changes a read model changes what a rebuild makes.
+made ``LIKE`` the live ones (columns, defaults, checks) and filled bare; their keys, foreign
+keys and indexes are then built once, by copying the live tables' definitions -- names
+included -- which is much faster than maintaining them row by row, and means a migration
+that changes a read model changes what a rebuild makes.
 
 The swap takes the projector's lock (waiting for a batch in progress), projects what was
 recorded since the bulk pass, and moves the live tables out and the fresh ones in within one
 transaction: a query sees either the old tables or the new ones, never a mixture, and waits
-at most for that transaction. Indexes get back the names the migrations gave them.
+at most for that transaction.
 
 Runs as the schema owner (it creates and drops tables), like the migrations.
 """
@@ -59,29 +61,60 @@ def _ident(*names: str) -> sql.Composable:
     return sql.Identifier(*names)
 
 
-def _normalised_index(definition: str) -> str:
-    # "CREATE UNIQUE INDEX name ON schema.table USING ..." -> "CREATE UNIQUE INDEX ON USING ..."
-    return re.sub(r"INDEX \S+ ON \S+", "INDEX ON", definition, count=1)
-
-
 def _head(cur: psycopg.Cursor) -> int:
     return cur.execute("SELECT coalesce(max(position), 0) FROM public.events").fetchone()[0]
 
 
-def _create_fresh_tables(cur: psycopg.Cursor, app_role: str | None) -> None:
-    cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(FRESH_SCHEMA)))
-    cur.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(FRESH_SCHEMA)))
-    foreign_keys = cur.execute(
+@dataclass(frozen=True)
+class _Definitions:
+    """The live tables' keys, foreign keys and indexes, to give the fresh tables once filled."""
+
+    constraints: list[tuple[str, str, str]]  # (table, name, definition): keys first
+    indexes: list[str]  # CREATE INDEX statements on the fresh tables
+
+
+def _definitions(cur: psycopg.Cursor) -> _Definitions:
+    tables = [t for t in projection.TABLES if t != "projection_checkpoints"]
+    constraints = cur.execute(
         """
         SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
           FROM pg_constraint c
-         WHERE c.contype = 'f' AND c.conrelid::regclass::text = ANY(%s)
+         WHERE c.contype IN ('p', 'u', 'f') AND c.conrelid::regclass::text = ANY(%s)
+         ORDER BY c.contype = 'f', c.conname
         """,
-        (list(projection.TABLES),),
+        (tables,),
     ).fetchall()
+    indexes = [
+        re.sub(r" ON public\.(\w+) ", rf" ON {FRESH_SCHEMA}.\1 ", definition, count=1)
+        for (definition,) in cur.execute(
+            """
+            SELECT i.indexdef FROM pg_indexes i
+             WHERE i.schemaname = 'public' AND i.tablename = ANY(%s)
+               AND NOT EXISTS (SELECT FROM pg_constraint c
+                                WHERE c.conindid = format('%%I.%%I', i.schemaname,
+                                                          i.indexname)::regclass)
+             ORDER BY i.indexname
+            """,
+            (tables,),
+        ).fetchall()
+    ]
+    return _Definitions(constraints=constraints, indexes=indexes)
+
+
+def _create_fresh_tables(cur: psycopg.Cursor, app_role: str | None) -> _Definitions:
+    """Bare tables (columns, defaults, checks): rows go in faster with no index to maintain.
+    The checkpoints table keeps its key, which the projection's upsert needs."""
+    definitions = _definitions(cur)
+    cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(FRESH_SCHEMA)))
+    cur.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(FRESH_SCHEMA)))
     for table in projection.TABLES:
+        like = (
+            "INCLUDING ALL"
+            if table == "projection_checkpoints"
+            else ("INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS")
+        )
         cur.execute(
-            sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING ALL)").format(
+            sql.SQL("CREATE TABLE {} (LIKE {} " + like + ")").format(
                 _ident(FRESH_SCHEMA, table), _ident("public", table)
             )
         )
@@ -91,23 +124,30 @@ def _create_fresh_tables(cur: psycopg.Cursor, app_role: str | None) -> None:
                     _ident(FRESH_SCHEMA, table), _ident(app_role)
                 )
             )
-    # The definitions name their referenced tables unqualified, so with the fresh schema first
-    # on the search path they point at the fresh tables.
+    return definitions
+
+
+def _index_fresh_tables(cur: psycopg.Cursor, definitions: _Definitions) -> None:
+    """Keys, foreign keys and indexes, built once over the filled tables, with the live ones'
+    names (they live in another schema until the swap)."""
+    # Definitions name their referenced tables unqualified: the fresh schema comes first.
     cur.execute(sql.SQL("SET LOCAL search_path = {}, public").format(_ident(FRESH_SCHEMA)))
-    for table, name, definition in foreign_keys:
+    for table, name, definition in definitions.constraints:
         cur.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} {}").format(
                 _ident(FRESH_SCHEMA, table), _ident(name), sql.SQL(definition)
             )
         )
+    for statement in definitions.indexes:
+        cur.execute(sql.SQL(statement))
+    cur.execute(
+        sql.SQL("ANALYZE {}").format(
+            sql.SQL(", ").join(_ident(FRESH_SCHEMA, t) for t in projection.TABLES)
+        )
+    )
 
 
 def _swap(cur: psycopg.Cursor) -> None:
-    live_indexes = cur.execute(
-        "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
-        "AND tablename = ANY(%s)",
-        (list(projection.TABLES),),
-    ).fetchall()
     cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(RETIRED_SCHEMA)))
     cur.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(RETIRED_SCHEMA)))
     for table in projection.TABLES:
@@ -117,22 +157,6 @@ def _swap(cur: psycopg.Cursor) -> None:
             )
         )
         cur.execute(sql.SQL("ALTER TABLE {} SET SCHEMA public").format(_ident(FRESH_SCHEMA, table)))
-    fresh = {
-        (table, _normalised_index(definition)): name
-        for table, name, definition in cur.execute(
-            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' "
-            "AND tablename = ANY(%s)",
-            (list(projection.TABLES),),
-        ).fetchall()
-    }
-    for table, name, definition in live_indexes:
-        current = fresh.get((table, _normalised_index(definition)))
-        if current is not None and current != name:
-            cur.execute(
-                sql.SQL("ALTER INDEX {} RENAME TO {}").format(
-                    _ident("public", current), _ident(name)
-                )
-            )
     cur.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(_ident(RETIRED_SCHEMA)))
     cur.execute(sql.SQL("DROP SCHEMA {}").format(_ident(FRESH_SCHEMA)))
 
@@ -177,7 +201,7 @@ def _rebuild(
     started: float,
 ) -> RebuildResult:
     with conn.cursor() as cur:
-        _create_fresh_tables(cur, app_role)
+        definitions = _create_fresh_tables(cur, app_role)
         conn.commit()
 
         # The bulk pass, a transaction per chunk, while the live tables keep answering.
@@ -194,6 +218,8 @@ def _rebuild(
             if after == head:
                 head = _head(cur)  # appended meanwhile: project those too before the swap
 
+        _index_fresh_tables(cur, definitions)
+        conn.commit()
         head = _swap_in(conn, cur, after, search_path)
         if progress:
             progress(head, head)
