@@ -293,14 +293,41 @@ def graph(
 
 _VALUATIONS = f"""
 SELECT * FROM rm_valuations v
- WHERE v.entity_id = %(id)s AND {_visible("v")}
- ORDER BY v.effective_at, v.position
+ WHERE v.entity_id = ANY(%(ids)s) AND {_visible("v")}
+ ORDER BY v.entity_id, v.effective_at, v.position
 """
 _REVENUES = f"""
 SELECT * FROM rm_revenues r
- WHERE r.entity_id = %(id)s AND {_visible("r")}
- ORDER BY r.period_end, r.effective_at, r.position
+ WHERE r.entity_id = ANY(%(ids)s) AND {_visible("r")}
+ ORDER BY r.entity_id, r.period_end, r.effective_at, r.position
 """
+
+
+def _valuations(
+    conn: Connection, params: dict[str, Any], ids: Sequence[str]
+) -> dict[str, list[Valuation]]:
+    out: dict[str, list[Valuation]] = {i: [] for i in ids}
+    for row in conn.exec_driver_sql(_VALUATIONS, params | {"ids": list(ids)}):
+        out[row.entity_id].append(
+            Valuation(
+                entity_id=row.entity_id,
+                valuation_usd=row.valuation_usd,
+                basis=row.basis,
+                round_size_usd=row.round_size_usd,
+                effective_at=row.effective_at,
+                position=row.position,
+            )
+        )
+    return out
+
+
+def _revenue_reports(
+    conn: Connection, params: dict[str, Any], ids: Sequence[str]
+) -> dict[str, list[RevenueReport]]:
+    out: dict[str, list[RevenueReport]] = {i: [] for i in ids}
+    for row in conn.exec_driver_sql(_REVENUES, params | {"ids": list(ids)}):
+        out[row.entity_id].append(_revenue(row))
+    return out
 
 
 def entity(
@@ -312,26 +339,39 @@ def entity(
 ) -> EntityView | None:
     """An entity's node, valuation history, revenue reports and live legs; None if it is not
     registered at (as_of, known_at)."""
+    views = entity_views(engine, [entity_id], as_of, known_at, basis)
+    return views.get(entity_id)
+
+
+def entity_views(
+    engine: Engine,
+    entity_ids: Sequence[str],
+    as_of: dt.datetime,
+    known_at: dt.datetime,
+    basis: str = "HEADLINE",
+) -> dict[str, EntityView]:
+    """``entity`` for many entities in four queries however many they are (for the API's
+    batch loaders); entities not registered at (as_of, known_at) are left out."""
     check_basis(basis)
-    params = _params(as_of, known_at) | {"id": entity_id}
+    params = _params(as_of, known_at)
+    ids = list(dict.fromkeys(entity_ids))
     with _reading(engine) as conn:
-        nodes = _nodes(conn, params, [entity_id])
+        nodes = {n.entity_id: n for n in _nodes(conn, params, ids)}
         if not nodes:
-            return None
-        valuations = [
-            Valuation(
-                entity_id=row.entity_id,
-                valuation_usd=row.valuation_usd,
-                basis=row.basis,
-                round_size_usd=row.round_size_usd,
-                effective_at=row.effective_at,
-                position=row.position,
-            )
-            for row in conn.exec_driver_sql(_VALUATIONS, params)
-        ]
-        reports = [_revenue(row) for row in conn.exec_driver_sql(_REVENUES, params)]
-        edges = _edges(conn, params, basis, [entity_id])
-    return EntityView(node=nodes[0], valuations=valuations, revenue_reports=reports, edges=edges)
+            return {}
+        found = sorted(nodes)
+        valuations = _valuations(conn, params, found)
+        reports = _revenue_reports(conn, params, found)
+        edges = _edges(conn, params, basis, found)
+    return {
+        entity_id: EntityView(
+            node=nodes[entity_id],
+            valuations=valuations[entity_id],
+            revenue_reports=reports[entity_id],
+            edges=[e for e in edges if entity_id in (e.payer, e.payee)],
+        )
+        for entity_id in found
+    }
 
 
 def entities(
@@ -546,3 +586,30 @@ def stress_test(
         raise NotFound(f"defaulted: no entity {', '.join(unknown)} at this as_of / known_at")
     valuations = {entity_id: node.valuation_usd for entity_id, node in g.nodes.items()}
     return analysis.stress_test(g.edges, valuations, defaulted, recovery_rate, threshold)
+
+
+def deals_of(
+    engine: Engine, entity_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
+) -> dict[str, list[DealView]]:
+    """The deals (announced by as_of) whose current legs involve each entity, by deal id, for
+    many entities at once (the API's batch loader)."""
+    ids = list(dict.fromkeys(entity_ids))
+    with _reading(engine) as conn:
+        touching = list(
+            conn.exec_driver_sql(
+                "SELECT deal_id FROM rm_deal_legs WHERE payer = ANY(%(ids)s) "
+                "UNION SELECT deal_id FROM rm_deal_legs WHERE payee = ANY(%(ids)s) "
+                "ORDER BY 1",
+                {"ids": ids},
+            ).scalars()
+        )
+    views: list[DealView] = []
+    for start in range(0, len(touching), MAX_PAGE):
+        chunk = touching[start : start + MAX_PAGE]
+        views.extend(deals(engine, as_of, known_at, deal_ids=chunk, first=MAX_PAGE).items)
+    out: dict[str, list[DealView]] = {i: [] for i in ids}
+    for view in views:
+        parties = {leg.payer for leg in view.legs} | {leg.payee for leg in view.legs}
+        for entity_id in parties & set(ids):
+            out[entity_id].append(view)
+    return out

@@ -119,6 +119,15 @@ def assert_same(
         assert view.exposures == oracle_view.exposures
         assert view.commitment_ratio == oracle_view.commitment_ratio
 
+    # the deals of several entities at once (what the API's loader asks)
+    some = rng.sample(ENTITIES, 2)
+    by_entity = queries.deals_of(engine, some, as_of, known_at)
+    every_deal = replay.deals(events, as_of, known_at)
+    for e in some:
+        assert by_entity[e] == [
+            d for d in every_deal if any(e in (leg.payer, leg.payee) for leg in d.legs)
+        ]
+
     # deals, filtered, a page at a time
     entity_filter = rng.choice([None, *ENTITIES])
     instrument = rng.choice([None, *INSTRUMENTS])
