@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from strawberry.litestar import make_graphql_controller
 
+from api.graphql.context import Context
+from api.graphql.schema import schema
 from ledger import __version__
 from ledger.read_models.follower import Follower
 from ledger.read_models.projector import Projector
@@ -45,6 +48,13 @@ def ready(state: State) -> Response[dict[str, object]]:
     )
 
 
+def _graphql_controller() -> type:
+    async def context(request: Request) -> Context:
+        return Context(ledger=request.app.state.ledger)
+
+    return make_graphql_controller(schema, path="/graphql", context_getter=context)
+
+
 def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
     """The service; with ``project`` it also keeps the read models current (see Follower)."""
     follower = Follower(Projector(ledger.engine, ledger.store))
@@ -57,7 +67,7 @@ def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
         follower.stop()
 
     return Litestar(
-        route_handlers=[health, ready],
+        route_handlers=[health, ready, _graphql_controller()],
         state=State({"ledger": ledger, "follower": follower}),
         on_startup=[start_projecting],
         on_shutdown=[stop_projecting],

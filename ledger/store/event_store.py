@@ -419,6 +419,37 @@ class EventStore:
         with self.engine.connect() as conn:
             return [_row_to_event(r) for r in conn.execute(query.order_by(events.c.position))]
 
+    def find(
+        self,
+        *,
+        stream: str | None = None,
+        types: Sequence[str] | None = None,
+        from_position: int | None = None,
+        to_position: int | None = None,
+        recorded_from: dt.datetime | None = None,
+        recorded_to: dt.datetime | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[RecordedEvent]:
+        """Events matching every given filter, by position, ``limit`` of them after position
+        ``after``: the audit query (positions and times inclusive)."""
+        query = select(events).where(events.c.position > after)
+        if stream is not None:
+            query = query.where(events.c.stream == validate_stream(stream))
+        if types:
+            query = query.where(events.c.type.in_(list(types)))
+        if from_position is not None:
+            query = query.where(events.c.position >= from_position)
+        if to_position is not None:
+            query = query.where(events.c.position <= to_position)
+        if recorded_from is not None:
+            query = query.where(events.c.recorded_at >= recorded_from)
+        if recorded_to is not None:
+            query = query.where(events.c.recorded_at <= recorded_to)
+        query = query.order_by(events.c.position).limit(limit)
+        with self.engine.connect() as conn:
+            return [_row_to_event(r) for r in conn.execute(query)]
+
     def stream_version(self, stream: str) -> int:
         stream = validate_stream(stream)
         with self.engine.connect() as conn:

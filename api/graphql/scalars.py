@@ -1,0 +1,71 @@
+"""How times and amounts cross the API: ISO-8601, timezone-aware, UTC out; a bare date is its 00:00 UTC.
+
+Why not Strawberry's default: it accepts naive date-times, whose meaning depends on the
+server's clock settings. A time without an offset is refused with a message that says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import strawberry
+
+from ledger.domain.money import format_usd
+
+
+def parse_instant(value: Any) -> dt.datetime:
+    if not isinstance(value, str):
+        raise ValueError("a date-time must be an ISO-8601 string")
+    text = value.strip()
+    try:
+        if len(text) == 10:  # a bare date
+            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO-8601 date or date-time") from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"{value!r} has no timezone: add Z or an offset such as +00:00")
+    return parsed.astimezone(dt.UTC)
+
+
+def serialize_instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+DateTime = strawberry.scalar(
+    dt.datetime,
+    name="DateTime",
+    description="An instant, ISO-8601 with a timezone (a bare date means its 00:00 UTC).",
+    serialize=serialize_instant,
+    parse_value=parse_instant,
+)
+
+
+def parse_decimal(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(
+            'an amount must be a decimal string such as "100000000000" or an integer; '
+            "floats are not exact"
+        )
+    try:
+        parsed = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a decimal number") from None
+    if not parsed.is_finite():
+        raise ValueError(f"{value!r} is not a finite number")
+    return parsed
+
+
+def serialize_decimal(value: Decimal) -> str:
+    return format_usd(value) if value.is_finite() else str(value)
+
+
+DecimalScalar = strawberry.scalar(
+    Decimal,
+    name="Decimal",
+    description="An exact decimal number as a string (amounts in USD, GW, shares, ratios).",
+    serialize=serialize_decimal,
+    parse_value=parse_decimal,
+)

@@ -1,0 +1,70 @@
+"""Nested GraphQL fields are batched: the number of SQL statements does not grow with the
+number of nodes (no N+1)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import event
+
+from api.graphql.context import Context
+from api.graphql.schema import schema
+from ledger.read_models.projector import Projector
+from ledger.runtime import Ledger
+from ledger.store import EventStore
+from tests.conftest import TestDatabase
+from tests.factories import announced, registered, valuation
+
+QUERY = """
+{ exposureGraph(asOf: "2026-01-01") {
+    nodes { id valuations { valuationUsd } deals { id legs { payer { name } } } }
+    edges { deal { title } payer { name } }
+} }
+"""
+
+
+def star(store: EventStore, spokes: int, offset: int) -> None:
+    store.append("entity/hub", [registered("hub")]) if offset == 0 else None
+    for i in range(offset, offset + spokes):
+        entity_id = f"spoke{i}"
+        store.append(f"entity/{entity_id}", [registered(entity_id), valuation("1", entity_id)])
+        store.append(f"deal/d{i}", [announced(f"d{i}", "hub", entity_id)])
+
+
+def statements(database: TestDatabase, store: EventStore) -> tuple[int, dict[str, Any]]:
+    Projector(database.app_engine, store).run_once()
+    ledger = Ledger(
+        settings=None,
+        owner_engine=database.owner_engine,  # type: ignore[arg-type]
+        engine=database.app_engine,
+        store=store,
+    )
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(database.app_engine, "before_cursor_execute", count)
+    try:
+        result = asyncio.run(
+            schema.execute(QUERY, context_value=Context(ledger=ledger, now=dt.datetime.now(dt.UTC)))
+        )
+    finally:
+        event.remove(database.app_engine, "before_cursor_execute", count)
+    assert result.errors is None, result.errors
+    return len(seen), result.data
+
+
+def test_a_nested_query_costs_the_same_statements_for_3_nodes_as_for_12(
+    database: TestDatabase, store: EventStore
+) -> None:
+    star(store, 3, 0)
+    small, data = statements(database, store)
+    assert len(data["exposureGraph"]["nodes"]) == 4
+    star(store, 9, 3)
+    large, data = statements(database, store)
+    assert len(data["exposureGraph"]["nodes"]) == 13
+    assert all(n["valuations"] or n["id"] == "hub" for n in data["exposureGraph"]["nodes"])
+    assert large == small
