@@ -48,6 +48,9 @@ def ready(state: State) -> Response[dict[str, object]]:
     )
 
 
+MAX_BODY_BYTES = 256 * 1024  # a GraphQL request, even a large mutation, fits easily
+
+
 def _graphql_controller() -> type:
     async def context(request: Request) -> Context:
         return Context(ledger=request.app.state.ledger)
@@ -71,4 +74,5 @@ def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
         state=State({"ledger": ledger, "follower": follower}),
         on_startup=[start_projecting],
         on_shutdown=[stop_projecting],
+        request_max_body_size=MAX_BODY_BYTES,
     )

@@ -35,7 +35,6 @@ def serialize_instant(value: dt.datetime) -> str:
 
 
 DateTime = strawberry.scalar(
-    dt.datetime,
     name="DateTime",
     description="An instant, ISO-8601 with a timezone (a bare date means its 00:00 UTC).",
     serialize=serialize_instant,
@@ -63,7 +62,6 @@ def serialize_decimal(value: Decimal) -> str:
 
 
 DecimalScalar = strawberry.scalar(
-    Decimal,
     name="Decimal",
     description="An exact decimal number as a string (amounts in USD, GW, shares, ratios).",
     serialize=serialize_decimal,

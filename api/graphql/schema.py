@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import strawberry
+from strawberry.schema.config import StrawberryConfig
 from graphql import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.scalars import JSON
 
 from ledger.domain import series as series_fold
@@ -641,10 +643,20 @@ def _arguments(local: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Limits on what one request may ask, so no query can hold the server (issue: protection).
+MAX_DEPTH = 10
+MAX_ALIASES = 20
+MAX_TOKENS = 4000
+
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    scalar_overrides={dt.datetime: DateTime, Decimal: DecimalScalar},
+    config=StrawberryConfig(scalar_map={dt.datetime: DateTime, Decimal: DecimalScalar}),
+    extensions=[
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+    ],
 )
 
 

@@ -228,3 +228,18 @@ def test_a_refused_mutation_names_the_field_and_writes_nothing(web: Api) -> None
 def test_a_time_without_a_timezone_is_refused_with_a_clear_error(web: Api) -> None:
     with pytest.raises(TransportQueryError, match="no timezone"):
         web('{ exposureGraph(asOf: "2025-10-31T12:00:00") { edges { leg } } }')
+
+
+def test_too_deep_too_many_aliases_and_too_large_requests_are_refused(api: Api) -> None:
+    deep = "{ exposureGraph { edges { deal { legs { payer { deals { legs { payer { deals { legs { payee { deals { id } } } } } } } } } } } } }"
+    with pytest.raises(TransportQueryError, match="exceeds maximum operation depth"):
+        api(deep)
+    aliases = "{ " + " ".join(f"a{i}: ledgerHead {{ position }}" for i in range(30)) + " }"
+    with pytest.raises(TransportQueryError, match="aliases"):
+        api(aliases)
+    big = httpx.post(
+        f"{api.url}/graphql", json={"query": "{ ledgerHead { position } }", "pad": "x" * 300_000}
+    )
+    assert big.status_code == 413
+    with pytest.raises(TransportQueryError, match="first must be between"):
+        api("{ events(first: 100000) { edges { cursor } } }")
