@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import strawberry
-from strawberry.schema.config import StrawberryConfig
 from graphql import GraphQLError
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.scalars import JSON
+from strawberry.schema.config import StrawberryConfig
 
 from ledger.domain import series as series_fold
 from ledger.domain.errors import DuplicateEvent, LedgerError, NotFound, ValidationError
