@@ -186,7 +186,17 @@ SELECT legs.*, coalesce(f.funded_usd, 0) AS funded_usd
        ) f ON true
  ORDER BY legs.deal_id, legs.leg
 """
-_EDGES_ALL = _EDGES.format(legs=_LIVE_LEGS_ALL, visible_t=_visible("t"))
+# For every leg, one aggregate over the tranches beats a lookup per leg.
+_EDGES_ALL = f"""
+WITH legs AS ({_LIVE_LEGS_ALL}), funded AS (
+    SELECT t.deal_id, t.leg, sum(t.amount_usd) AS funded_usd
+      FROM rm_tranches t WHERE {_visible("t")}
+     GROUP BY t.deal_id, t.leg
+)
+SELECT legs.*, coalesce(f.funded_usd, 0) AS funded_usd
+  FROM legs LEFT JOIN funded f ON f.deal_id = legs.deal_id AND f.leg = legs.leg
+ ORDER BY legs.deal_id, legs.leg
+"""
 _EDGES_TOUCHING = _EDGES.format(legs=_LIVE_LEGS_TOUCHING, visible_t=_visible("t"))
 
 
@@ -210,10 +220,40 @@ def _edges(
     conn: Connection, params: dict[str, Any], basis: str, touching: Sequence[str] | None
 ) -> list[Edge]:
     if touching is None:
-        rows = conn.exec_driver_sql(_EDGES_ALL, params)
+        result = conn.exec_driver_sql(_EDGES_ALL, params)
     else:
-        rows = conn.exec_driver_sql(_EDGES_TOUCHING, params | {"ids": list(touching)})
-    return [_leg(row).edge(row.deal_id, basis) for row in rows]
+        result = conn.exec_driver_sql(_EDGES_TOUCHING, params | {"ids": list(touching)})
+    # Positional access on plain tuples: a whole graph is a hundred thousand rows or more.
+    at = {name: i for i, name in enumerate(result.keys())}
+    deal, leg, payer, payee, instrument = (
+        at[k] for k in ("deal_id", "leg", "payer", "payee", "instrument")
+    )
+    headline, committed, funded = at["headline_usd"], at["committed_usd"], at["funded_usd"]
+    gw, shares = at["capacity_gw"], at["shares"]
+    zero = Decimal(0)
+
+    def amount(row: tuple) -> Decimal:
+        if basis == "HEADLINE":
+            value = row[headline] if row[headline] is not None else row[committed]
+        elif basis == "COMMITTED":
+            value = row[committed]
+        else:
+            value = row[funded]
+        return value if value is not None else zero
+
+    return [
+        Edge(
+            row[deal],
+            row[leg],
+            row[payer],
+            row[payee],
+            row[instrument],
+            amount(row),
+            row[gw],
+            row[shares],
+        )
+        for row in result.fetchall()
+    ]
 
 
 # Every answer share-locks the read-model tables first, in the order a rebuild's swap takes
@@ -237,6 +277,43 @@ def _params(as_of: dt.datetime, known_at: dt.datetime) -> dict[str, Any]:
         if value.tzinfo is None:
             raise ValueError(f"{name} must be timezone-aware")
     return {"as_of": as_of, "known_at": known_at}
+
+
+# Beyond this many entities to expand, one scan of every live leg beats index lookups for
+# each: in a dense web two or three hops from a hub reach most of it anyway.
+_EXPAND_BY_INDEX_UP_TO = 500
+
+
+def _around(
+    conn: Connection,
+    params: dict[str, Any],
+    basis: str,
+    entity_ids: Sequence[str],
+    hops: int,
+) -> list[Edge]:
+    """The live legs within ``hops`` legs of ``entity_ids``: a breadth-first expansion."""
+    everything: list[Edge] | None = None
+    found: dict[tuple[str, str], Edge] = {}
+    seen: set[str] = set()
+    frontier = list(dict.fromkeys(entity_ids))
+    for _ in range(max(hops, 1)):
+        fresh = [e for e in frontier if e not in seen]
+        if not fresh:
+            break
+        seen.update(fresh)
+        if everything is None and len(fresh) > _EXPAND_BY_INDEX_UP_TO:
+            everything = _edges(conn, params, basis, None)
+        if everything is not None:
+            wanted = set(fresh)
+            step = [e for e in everything if e.payer in wanted or e.payee in wanted]
+        else:
+            step = _edges(conn, params, basis, fresh)
+        frontier = []
+        for edge in step:
+            if (edge.deal_id, edge.leg) not in found:
+                found[(edge.deal_id, edge.leg)] = edge
+                frontier.extend((edge.payer, edge.payee))
+    return list(found.values())
 
 
 # -- the exposure graph -------------------------------------------------------------------------
@@ -264,19 +341,7 @@ def graph(
         if entity_ids is None:
             edges = _edges(conn, params, basis, None)
         else:
-            edges, seen, frontier = [], set(), list(dict.fromkeys(entity_ids))
-            known_legs: set[tuple[str, str]] = set()
-            for _ in range(max(hops, 1)):
-                fresh = [e for e in frontier if e not in seen]
-                if not fresh:
-                    break
-                seen.update(fresh)
-                frontier = []
-                for edge in _edges(conn, params, basis, fresh):
-                    if (edge.deal_id, edge.leg) not in known_legs:
-                        known_legs.add((edge.deal_id, edge.leg))
-                        edges.append(edge)
-                        frontier.extend((edge.payer, edge.payee))
+            edges = _around(conn, params, basis, entity_ids, hops)
             edges.sort(key=lambda e: (e.deal_id, e.leg))
         if min_amount is not None:
             edges = [e for e in edges if e.amount_usd >= min_amount]

@@ -6,23 +6,8 @@ is reduced to SELECT and INSERT on ``events``); migrations run as the owner.
 
 from __future__ import annotations
 
-from decimal import Decimal
-from typing import Any
-
-from psycopg.types.numeric import NumericLoader
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
-
-from ..domain.money import format_usd
-
-
-class CanonicalNumericLoader(NumericLoader):
-    """Read ``numeric`` as the amount it is, not the column's scale: $100B comes back as
-    ``Decimal('100000000000')``, not ``Decimal('100000000000.00000000')``."""
-
-    def load(self, data: Any) -> Decimal:
-        value = super().load(data)
-        return Decimal(format_usd(value)) if value.is_finite() else value
 
 
 def normalise_url(url: str) -> str:
@@ -44,15 +29,9 @@ def make_engine(url: str, *, app_role: str | None = None, pool_size: int = 5) ->
     options = ["-c timezone=UTC"]
     if app_role:
         options.append(f"-c role={app_role}")
-    engine = create_engine(
+    return create_engine(
         normalise_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         connect_args={"options": " ".join(options), "application_name": "deal-ledger"},
     )
-    event.listen(engine, "connect", _register_loaders)
-    return engine
-
-
-def _register_loaders(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.adapters.register_loader("numeric", CanonicalNumericLoader)
