@@ -9,6 +9,7 @@ not exact, and ``jsonb`` would not give back the same bits anyway.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -21,8 +22,13 @@ from .errors import ValidationError
 JSONValue = dict[str, Any] | list[Any] | str | int | bool | None
 
 
+@functools.lru_cache(maxsize=4096)
 def format_timestamp(value: dt.datetime) -> str:
-    """ISO-8601 in UTC with microseconds (the precision PostgreSQL keeps) and a 4-digit year."""
+    """ISO-8601 in UTC with microseconds (the precision PostgreSQL keeps) and a 4-digit year.
+
+    Cached: a batch dates every event with one ``recorded_at`` and often one ``effective_at``,
+    and each is formatted for the content hash, the chain link and the COPY row. (Equal
+    instants in different zones are equal keys, and format the same.)"""
     return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
