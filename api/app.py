@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException
 from litestar.response import Response
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from strawberry.litestar import make_graphql_controller
 
 from api.graphql.context import Context
-from api.graphql.schema import schema
+from api.graphql.schema import build_schema
 from ledger import __version__
 from ledger.read_models.follower import Follower
 from ledger.read_models.projector import Projector
 from ledger.runtime import Ledger, check_schema
+from ledger.store.keys import role_of
 
 
 @get("/health", sync_to_thread=False)
@@ -51,15 +55,37 @@ def ready(state: State) -> Response[dict[str, object]]:
 MAX_BODY_BYTES = 256 * 1024  # a GraphQL request, even a large mutation, fits easily
 
 
-def _graphql_controller() -> type:
-    async def context(request: Request) -> Context:
-        return Context(ledger=request.app.state.ledger)
+def _presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or None
 
-    return make_graphql_controller(schema, path="/graphql", context_getter=context)
+
+def _graphql_controller(production: bool) -> type:
+    async def context(request: Request) -> Context:
+        ledger: Ledger = request.app.state.ledger
+        key = _presented_key(request)
+        role = await asyncio.to_thread(role_of, ledger.engine, key) if key else None
+        if key and role is None:
+            raise NotAuthorizedException("this API key is unknown or revoked")
+        if production and role is None:
+            raise NotAuthorizedException(
+                "an API key is required: Authorization: Bearer <key> (`ledger keys create`)"
+            )
+        return Context(ledger=ledger, role=role, production=production)
+
+    return make_graphql_controller(
+        build_schema(introspection=not production),
+        path="/graphql",
+        context_getter=context,
+        graphql_ide=None if production else "graphiql",
+    )
 
 
 def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
     """The service; with ``project`` it also keeps the read models current (see Follower)."""
+    production = ledger.settings.env == "production"
     follower = Follower(Projector(ledger.engine, ledger.store))
 
     def start_projecting() -> None:
@@ -70,7 +96,7 @@ def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
         follower.stop()
 
     return Litestar(
-        route_handlers=[health, ready, _graphql_controller()],
+        route_handlers=[health, ready, _graphql_controller(production)],
         state=State({"ledger": ledger, "follower": follower}),
         on_startup=[start_projecting],
         on_shutdown=[stop_projecting],

@@ -19,6 +19,7 @@ import msgspec
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
+from ledger.auth import allowed
 from ledger.commands import Commands
 from ledger.domain.envelope import RecordedEvent
 from ledger.domain.views import DealView, EntityView, Node
@@ -51,6 +52,8 @@ class Context(BaseContext, kw_only=True):
     """What every resolver gets: the ledger, the request's "now", the loaders."""
 
     ledger: Ledger
+    role: str | None = None  # from the request's API key; None without one
+    production: bool = False
     now: dt.datetime = msgspec.field(default_factory=_now)
     nodes: Any = None
     entity_views: Any = None
@@ -58,6 +61,13 @@ class Context(BaseContext, kw_only=True):
     deals: Any = None
     histories: Any = None
     commands: Any = None
+
+    def may(self, action: str) -> bool:
+        """Locally, reads (audits included) are open and writes need a writer's key; in
+        production every action needs a key with the right role."""
+        if action in ("read", "audit") and not self.production:
+            return True
+        return allowed(self.role, action)
 
     def __post_init__(self) -> None:
         engine, store = self.ledger.engine, self.ledger.store

@@ -15,8 +15,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.scalars import JSON
 from strawberry.schema.config import StrawberryConfig
 
@@ -300,6 +305,10 @@ class Query:
         first: int = DEFAULT_PAGE,
         after: str | None = None,
     ) -> EventConnection:
+        if not info.context.may("audit"):
+            raise GraphQLError(
+                "the raw event log needs an auditor's API key", extensions={"code": "FORBIDDEN"}
+            )
         if not 1 <= first <= MAX_EVENTS_PAGE:
             raise GraphQLError(
                 f"first must be between 1 and {MAX_EVENTS_PAGE}", extensions={"field": "first"}
@@ -440,6 +449,11 @@ async def _record(info: Info, command: str, **arguments: Any) -> RecordResult:
         except ValueError:
             return ValidationProblem(field="eventId", message="eventId: must be a UUID")
     source = arguments.pop("source")
+    if not info.context.may("write"):
+        return ForbiddenProblem(
+            message="recording events needs a writer's API key "
+            "(Authorization: Bearer <key>; `ledger keys create --role writer`)"
+        )
     try:
         recorded = await run(
             getattr(info.context.commands, command),
@@ -648,16 +662,25 @@ MAX_DEPTH = 10
 MAX_ALIASES = 20
 MAX_TOKENS = 4000
 
-schema = strawberry.Schema(
-    query=Query,
-    mutation=Mutation,
-    config=StrawberryConfig(scalar_map={dt.datetime: DateTime, Decimal: DecimalScalar}),
-    extensions=[
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """The schema; production turns introspection off (clients there know the schema)."""
+    extensions: list[Any] = [
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-    ],
-)
+    ]
+    if not introspection:
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        config=StrawberryConfig(scalar_map={dt.datetime: DateTime, Decimal: DecimalScalar}),
+        extensions=extensions,
+    )
+
+
+schema = build_schema()
 
 
 def export_sdl() -> str:

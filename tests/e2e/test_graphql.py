@@ -14,7 +14,7 @@ from gql.transport.exceptions import TransportQueryError
 from gql.transport.httpx import HTTPXTransport
 
 from tests.conftest import TestDatabase
-from tests.e2e.processes import Server, clean_env
+from tests.e2e.processes import Server, clean_env, run_ledger
 
 SOURCE = {"url": "https://example.com/report", "title": "A public report"}
 
@@ -27,9 +27,12 @@ RECORDED = """
 
 
 class Api:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key: str | None = None) -> None:
         self.url = url
-        self.client = Client(transport=HTTPXTransport(url=f"{url}/graphql", timeout=30))
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.client = Client(
+            transport=HTTPXTransport(url=f"{url}/graphql", timeout=30, headers=headers)
+        )
 
     def __call__(self, query: str, **variables: Any) -> dict[str, Any]:
         return self.client.execute(GraphQLRequest(query, variable_values=variables))
@@ -52,10 +55,22 @@ class Api:
             time.sleep(0.02)
 
 
+def create_key(env: dict[str, str], role: str) -> str:
+    created = run_ledger("keys", "create", "--role", role, env=env)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip()
+
+
 @pytest.fixture
-def api(database: TestDatabase) -> Iterator[Api]:
-    with Server(clean_env(LEDGER_DATABASE_URL=database.libpq_url)) as server:
-        yield Api(server.url)
+def env(database: TestDatabase) -> dict[str, str]:
+    return clean_env(LEDGER_DATABASE_URL=database.libpq_url)
+
+
+@pytest.fixture
+def api(env: dict[str, str]) -> Iterator[Api]:
+    key = create_key(env, "writer")
+    with Server(env) as server:
+        yield Api(server.url, key)
 
 
 ANNOUNCE = f"""
@@ -243,3 +258,64 @@ def test_too_deep_too_many_aliases_and_too_large_requests_are_refused(api: Api) 
     assert big.status_code == 413
     with pytest.raises(TransportQueryError, match="first must be between"):
         api("{ events(first: 100000) { edges { cursor } } }")
+
+
+# -- roles -------------------------------------------------------------------------------------
+
+REGISTER = """mutation { registerEntity(entityId: "amd", name: "AMD", kind: "company",
+    effectiveAt: "1969-05-01", source: {title: "t"}) {
+    __typename ... on Forbidden { message } } }"""
+
+
+def test_locally_reads_are_open_and_writes_need_a_writers_key(env: dict[str, str]) -> None:
+    reader = create_key(env, "reader")
+    with Server(env) as server:
+        anonymous = Api(server.url)
+        assert anonymous("{ ledgerHead { position } }")["ledgerHead"]["position"] == 0
+        refused = anonymous(REGISTER)["registerEntity"]
+        assert refused["__typename"] == "Forbidden" and "writer" in refused["message"]
+        assert Api(server.url, reader)(REGISTER)["registerEntity"]["__typename"] == "Forbidden"
+        bad = httpx.post(
+            f"{server.url}/graphql",
+            json={"query": "{ ledgerHead { position } }"},
+            headers={"Authorization": "Bearer ldg_not-a-key"},
+        )
+        assert bad.status_code == 401 and "unknown or revoked" in bad.text
+        assert Api(server.url)("{ ledgerHead { position } }")["ledgerHead"]["position"] == 0
+
+
+def test_in_production_every_request_needs_a_key_and_the_schema_stays_private(
+    env: dict[str, str],
+) -> None:
+    production = env | {"LEDGER_ENV": "production"}
+    reader = create_key(production, "reader")
+    auditor = create_key(production, "auditor")
+    with Server(production) as server:
+        anonymous = httpx.post(
+            f"{server.url}/graphql", json={"query": "{ ledgerHead { position } }"}
+        )
+        assert anonymous.status_code == 401 and "API key is required" in anonymous.text
+        api = Api(server.url, reader)
+        assert api("{ ledgerHead { position } }")["ledgerHead"]["position"] == 0
+        with pytest.raises(TransportQueryError, match="introspection"):
+            api("{ __schema { types { name } } }")
+        with pytest.raises(TransportQueryError, match="auditor"):
+            api("{ events { edges { cursor } } }")
+        assert Api(server.url, auditor)("{ events { edges { cursor } } }")["events"]["edges"] == []
+        page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
+        assert "graphiql" not in page.text.lower()
+
+
+def test_a_revoked_key_is_refused(env: dict[str, str]) -> None:
+    key = create_key(env, "writer")
+    listed = run_ledger("keys", "list", env=env).stdout
+    key_id = listed.split()[0]
+    assert "writer" in listed and key not in listed
+    assert run_ledger("keys", "revoke", key_id, env=env).returncode == 0
+    with Server(env) as server:
+        refused = httpx.post(
+            f"{server.url}/graphql",
+            json={"query": "{ ledgerHead { position } }"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        assert refused.status_code == 401
