@@ -66,7 +66,11 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
         )
         if should_migrate:
             migrate.upgrade(owner_engine, app_role=settings.app_role)
-        engine = make_engine(app_url, app_role=settings.app_role or None)
+        engine = make_engine(
+            app_url,
+            app_role=settings.app_role or None,
+            statement_timeout_ms=settings.statement_timeout_ms,
+        )
         check_schema(engine)
         yield Ledger(
             settings=settings,

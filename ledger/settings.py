@@ -30,6 +30,7 @@ VARIABLES: dict[str, str] = {
     "LEDGER_MAX_EVENT_BYTES": "largest event (data, source and metadata as JSON) an append accepts",
     "LEDGER_ENV": "local (default) or production",
     "LEDGER_LOG_LEVEL": "debug, info, warning or error",
+    "LEDGER_STATEMENT_TIMEOUT_MS": "longest a single SQL statement of the service may run (0 = no limit)",
 }
 
 
@@ -64,6 +65,7 @@ class Settings:
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     env: str = "local"
     log_level: str = "info"
+    statement_timeout_ms: int = 30_000
 
     @property
     def embedded(self) -> bool:
@@ -108,6 +110,8 @@ class Settings:
             if text.lower() not in ("debug", "info", "warning", "error"):
                 raise ValidationError("LEDGER_LOG_LEVEL", f"unknown level {text!r}")
             values["log_level"] = text.lower()
+        if text := env.get("LEDGER_STATEMENT_TIMEOUT_MS", "").strip():
+            values["statement_timeout_ms"] = _int("LEDGER_STATEMENT_TIMEOUT_MS", text, 0)
         role = values.get("app_role", "ledger_app")
         if role and not str(role).replace("_", "a").isalnum():
             raise ValidationError("LEDGER_APP_ROLE", "letters, digits and underscores only")

@@ -18,7 +18,13 @@ def normalise_url(url: str) -> str:
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, app_role: str | None = None, pool_size: int = 5) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    app_role: str | None = None,
+    pool_size: int = 5,
+    statement_timeout_ms: int | None = None,
+) -> Engine:
     """An engine on ``url`` whose sessions run in UTC, acting as ``app_role`` when one is given.
 
     The pool does not ping a connection before lending it: that is a round trip on every
@@ -29,6 +35,8 @@ def make_engine(url: str, *, app_role: str | None = None, pool_size: int = 5) ->
     options = ["-c timezone=UTC"]
     if app_role:
         options.append(f"-c role={app_role}")
+    if statement_timeout_ms:  # so no single query can hold the server
+        options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
     return create_engine(
         normalise_url(url),
         pool_size=pool_size,
