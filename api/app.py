@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
 from litestar.response import Response
+from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from strawberry.litestar import make_graphql_controller
 
@@ -55,6 +57,10 @@ def ready(state: State) -> Response[dict[str, object]]:
 MAX_BODY_BYTES = 256 * 1024  # a GraphQL request, even a large mutation, fits easily
 
 
+STATIC = Path(__file__).resolve().parent / "static"
+GRAPHIQL_HTML = (STATIC / "graphiql" / "index.html").read_text()
+
+
 def _presented_key(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
@@ -75,12 +81,19 @@ def _graphql_controller(production: bool) -> type:
             )
         return Context(ledger=ledger, role=role, production=production)
 
-    return make_graphql_controller(
+    controller = make_graphql_controller(
         build_schema(introspection=not production),
         path="/graphql",
         context_getter=context,
         graphql_ide=None if production else "graphiql",
     )
+
+    class GraphQLWithLocalIDE(controller):  # type: ignore[valid-type, misc]
+        """GraphiQL from the app's own files (api/static/graphiql), never from a CDN."""
+
+        graphql_ide_html = GRAPHIQL_HTML
+
+    return GraphQLWithLocalIDE
 
 
 def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
@@ -96,7 +109,12 @@ def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
         follower.stop()
 
     return Litestar(
-        route_handlers=[health, ready, _graphql_controller(production)],
+        route_handlers=[
+            health,
+            ready,
+            _graphql_controller(production),
+            create_static_files_router(path="/static", directories=[STATIC]),
+        ],
         state=State({"ledger": ledger, "follower": follower}),
         on_startup=[start_projecting],
         on_shutdown=[stop_projecting],
