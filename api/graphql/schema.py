@@ -422,7 +422,7 @@ class LegInput:
         for key in ("headline_usd", "committed_usd", "capacity_gw", "shares"):
             value = getattr(self, key)
             if value is not None:
-                out[key] = format_usd(value) if value.is_finite() else str(value)
+                out[key] = _amount(value)
         for key in ("term_start", "term_end"):
             value = getattr(self, key)
             if value is not None:

@@ -10,7 +10,6 @@ import base64
 import datetime as dt
 import enum
 from decimal import Decimal
-from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -501,10 +500,3 @@ class LedgerHead:
     hash: str
     recorded_at: dt.datetime | None
     digest: str = strawberry.field(description="POSITION:HASH, what an auditor keeps.")
-
-
-def as_json(value: Any) -> Any:
-    return value
-
-
-NonNegative = Annotated[int, strawberry.argument(description="At least 0.")]
