@@ -36,9 +36,7 @@ def _alter(type_: str) -> None:
 def upgrade() -> None:
     # trim_scale: rows projected before this migration carry eight decimals.
     for table, columns in COLUMNS.items():
-        changes = ", ".join(
-            f"ALTER COLUMN {c} TYPE numeric USING trim_scale({c})" for c in columns
-        )
+        changes = ", ".join(f"ALTER COLUMN {c} TYPE numeric USING trim_scale({c})" for c in columns)
         op.execute(f"ALTER TABLE {table} {changes}")
 
 
