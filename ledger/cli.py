@@ -90,6 +90,17 @@ def serve(host: str | None, port: int | None) -> None:
             if settings.embedded
             else ("PostgreSQL at " + ledger.engine.url.render_as_string(hide_password=True))
         )
+        if settings.should_seed_on_start:
+            from .transfer.seed import load_seed
+
+            report = load_seed(ledger.store)
+            if report.written:
+                err.print(
+                    f"loaded the AI deal web: {report.written} events (docs/dataset.md)",
+                    highlight=False,
+                )
+            for refused in report.refused:
+                err.print(f"[yellow]seed line refused[/] {refused}", highlight=False)
         bind_host = host or settings.host
         bind_port = settings.port if port is None else port
         err.print(
@@ -237,6 +248,132 @@ def verify(ledger: Ledger, digest_text: str | None) -> None:
     click.echo(report.describe())
     if not report.ok:
         sys.exit(1)
+
+
+class InstantType(click.ParamType):
+    """An ISO-8601 date or date-time with a timezone (a bare date is its 00:00 UTC)."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        from .domain.instants import parse_instant
+
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_instant(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+INSTANT = InstantType()
+MAX_REFUSED_SHOWN = 50
+
+
+def _print_import(report: Any, what: str) -> None:
+    written = f"{report.written:,} event{'s' if report.written != 1 else ''}"
+    where = (
+        f" (positions {report.first_position:,}–{report.last_position:,})"
+        if report.written
+        else ""
+    )
+    click.echo(
+        f"{what}: {written} written into {report.streams_written:,} streams{where}; "
+        f"{report.already_recorded:,} already recorded; {len(report.refused):,} refused "
+        f"of {report.lines:,} lines"
+    )
+    for refused in report.refused[:MAX_REFUSED_SHOWN]:
+        err.print(f"[red]refused[/] {refused}", highlight=False, soft_wrap=True)
+    if len(report.refused) > MAX_REFUSED_SHOWN:
+        err.print(f"… and {len(report.refused) - MAX_REFUSED_SHOWN:,} more refused lines")
+
+
+@main.command("import")
+@click.argument("file", type=click.File("rb"))
+@with_ledger
+def import_(ledger: Ledger, file: Any) -> None:
+    """Append the events of a JSON Lines FILE ('-' for stdin), validated like commands.
+
+    All or nothing per stream: a bad line refuses its stream, reported with its line number.
+    Events already recorded (same event_id and content) are skipped, so re-importing is safe.
+    """
+    from .transfer.importer import import_lines
+
+    progress, advance = _progress(0, "importing")
+    with progress:
+        report = import_lines(ledger.store, file, on_progress=advance)
+    _print_import(report, "import")
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@with_ledger
+def seed(ledger: Ledger) -> None:
+    """Load the bundled AI deal web (docs/dataset.md); a second load writes nothing."""
+    from .transfer.seed import load_seed
+
+    report = load_seed(ledger.store)
+    _print_import(report, "seed")
+    if not report.ok:
+        sys.exit(1)
+
+
+@main.command()
+@click.option("-o", "--output", type=click.File("wb"), default="-", help="File to write [stdout].")
+@click.option("--from-position", type=click.IntRange(min=1), help="First position to export.")
+@click.option("--to-position", type=click.IntRange(min=1), help="Last position to export.")
+@click.option("--recorded-from", type=INSTANT, help="Only events recorded at or after this time.")
+@click.option("--recorded-to", type=INSTANT, help="Only events recorded at or before this time.")
+@with_ledger
+def export(
+    ledger: Ledger,
+    output: Any,
+    from_position: int | None,
+    to_position: int | None,
+    recorded_from: Any,
+    recorded_to: Any,
+) -> None:
+    """Write the ledger (or a range) as JSON Lines, with positions, recorded_at and hashes.
+
+    A whole export is what `ledger restore` takes back into an empty database.
+    """
+    from .transfer.exporter import export_lines
+
+    progress, advance = _progress(ledger.store.head().position, "exporting")
+    count = 0
+    with progress:
+        for line in export_lines(
+            ledger.store,
+            from_position=from_position,
+            to_position=to_position,
+            recorded_from=recorded_from,
+            recorded_to=recorded_to,
+            on_progress=advance,
+        ):
+            output.write(line)
+            count += 1
+    output.flush()
+    err.print(f"exported {count:,} events", highlight=False)
+
+
+@main.command()
+@click.argument("file", type=click.File("rb"))
+@with_ledger
+def restore(ledger: Ledger, file: Any) -> None:
+    """Rebuild an identical ledger from an export FILE ('-' for stdin) in an empty database.
+
+    Same positions, times and hashes; refused, with nothing written, if the file's chain does
+    not verify. Then the read models are brought up to date.
+    """
+    from .read_models.projector import Projector
+    from .transfer.restore import restore_lines
+
+    progress, advance = _progress(0, "restoring")
+    with progress:
+        digest = restore_lines(ledger.owner_engine, file, on_progress=lambda n: advance(n, n))
+    Projector(ledger.engine, ledger.store).run_once()
+    click.echo(f"restored {digest.position:,} events; head {digest}")
 
 
 @main.command("config")

@@ -27,6 +27,7 @@ VARIABLES: dict[str, str] = {
     "LEDGER_HOST": "address `ledger serve` listens on",
     "LEDGER_PORT": "port `ledger serve` listens on",
     "LEDGER_MIGRATE_ON_START": "apply migrations when the service starts (default: only when embedded)",
+    "LEDGER_SEED": "load the bundled AI deal web when the service starts (default: only when embedded)",
     "LEDGER_MAX_EVENT_BYTES": "largest event (data, source and metadata as JSON) an append accepts",
     "LEDGER_ENV": "local (default) or production",
     "LEDGER_LOG_LEVEL": "debug, info, warning or error",
@@ -62,6 +63,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     migrate_on_start: bool | None = None
+    seed_on_start: bool | None = None
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     env: str = "local"
     log_level: str = "info"
@@ -75,6 +77,12 @@ class Settings:
     @property
     def should_migrate_on_start(self) -> bool:
         return self.embedded if self.migrate_on_start is None else self.migrate_on_start
+
+    @property
+    def should_seed_on_start(self) -> bool:
+        """A newcomer's embedded ledger starts with the deal web in it; a named server only
+        when asked (its ledger is someone's data)."""
+        return self.embedded if self.seed_on_start is None else self.seed_on_start
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -100,6 +108,8 @@ class Settings:
             values["port"] = _int("LEDGER_PORT", text, 0)
         if text := env.get("LEDGER_MIGRATE_ON_START", "").strip():
             values["migrate_on_start"] = _bool("LEDGER_MIGRATE_ON_START", text)
+        if text := env.get("LEDGER_SEED", "").strip():
+            values["seed_on_start"] = _bool("LEDGER_SEED", text)
         if text := env.get("LEDGER_MAX_EVENT_BYTES", "").strip():
             values["max_event_bytes"] = _int("LEDGER_MAX_EVENT_BYTES", text, 1024)
         if text := env.get("LEDGER_ENV", "").strip():

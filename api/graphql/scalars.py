@@ -12,22 +12,8 @@ from typing import Any
 
 import strawberry
 
+from ledger.domain.instants import parse_instant
 from ledger.domain.money import format_usd
-
-
-def parse_instant(value: Any) -> dt.datetime:
-    if not isinstance(value, str):
-        raise ValueError("a date-time must be an ISO-8601 string")
-    text = value.strip()
-    try:
-        if len(text) == 10:  # a bare date
-            return dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), dt.UTC)
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{value!r} is not an ISO-8601 date or date-time") from None
-    if parsed.tzinfo is None:
-        raise ValueError(f"{value!r} has no timezone: add Z or an offset such as +00:00")
-    return parsed.astimezone(dt.UTC)
 
 
 def serialize_instant(value: dt.datetime) -> str:

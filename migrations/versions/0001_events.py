@@ -151,7 +151,8 @@ def upgrade() -> None:
     op.execute(CREATE_TABLE)
     op.execute(IMMUTABILITY)
     op.execute(ALWAYS)
-    op.execute(_grants(_app_role()))
+    if _app_role():  # LEDGER_APP_ROLE="" runs the service as the owner: no role to grant
+        op.execute(_grants(_app_role()))
 
 
 def downgrade() -> None:

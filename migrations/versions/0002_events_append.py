@@ -225,7 +225,8 @@ $$;
 def upgrade() -> None:
     op.execute(CHECK_APPEND_FUNCTION)
     op.execute(CREATE_FUNCTION)
-    op.execute(_grant(_app_role()))
+    if _app_role():
+        op.execute(_grant(_app_role()))
 
 
 def downgrade() -> None:

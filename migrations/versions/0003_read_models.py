@@ -142,7 +142,8 @@ $$;
 
 def upgrade() -> None:
     op.execute(CREATE)
-    op.execute(_grants(context.config.attributes.get("app_role", "ledger_app")))
+    if role := context.config.attributes.get("app_role", "ledger_app"):
+        op.execute(_grants(role))
 
 
 def downgrade() -> None:

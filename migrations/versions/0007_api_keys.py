@@ -29,6 +29,8 @@ def upgrade() -> None:
         """
     )
     role = context.config.attributes.get("app_role", "ledger_app")
+    if not role:
+        return
     # The service only checks keys; creating and revoking them is the owner's business (CLI).
     op.execute(
         f"""
