@@ -273,9 +273,7 @@ MAX_REFUSED_SHOWN = 50
 def _print_import(report: Any, what: str) -> None:
     written = f"{report.written:,} event{'s' if report.written != 1 else ''}"
     where = (
-        f" (positions {report.first_position:,}–{report.last_position:,})"
-        if report.written
-        else ""
+        f" (positions {report.first_position:,}–{report.last_position:,})" if report.written else ""
     )
     click.echo(
         f"{what}: {written} written into {report.streams_written:,} streams{where}; "

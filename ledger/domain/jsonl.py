@@ -25,7 +25,16 @@ from .errors import ValidationError
 from .event_data import stream_of
 from .instants import parse_instant
 
-IMPORT_KEYS = ("event_id", "stream", "type", "schema_version", "effective_at", "data", "source", "metadata")
+IMPORT_KEYS = (
+    "event_id",
+    "stream",
+    "type",
+    "schema_version",
+    "effective_at",
+    "data",
+    "source",
+    "metadata",
+)
 RECORDED_KEYS = ("position", "stream_version", "recorded_at", "prev_hash", "hash")
 
 
@@ -76,9 +85,13 @@ def parse_line(text: str | bytes, number: int) -> Line:
     if stream is None:
         stream = stream_of(value["type"], data)
         if stream is None:
-            raise ValidationError("stream", "is required for this event (it names no entity or deal)")
+            raise ValidationError(
+                "stream", "is required for this event (it names no entity or deal)"
+            )
     if not isinstance(stream, str):
-        raise ValidationError("stream", "must be text such as entity/openai or deal/nvidia-openai-2025-09")
+        raise ValidationError(
+            "stream", "must be text such as entity/openai or deal/nvidia-openai-2025-09"
+        )
     schema_version = value.get("schema_version", 1)
     effective_at = value["effective_at"]
     if isinstance(effective_at, str) and len(effective_at.strip()) == 10:
@@ -112,7 +125,11 @@ def _timestamp(value: Any, field: str) -> dt.datetime:
 def parse_recorded(text: str | bytes, number: int) -> RecordedEvent:
     """A line of an export, as the ledger recorded it: what ``restore`` writes back unchanged."""
     value = _object(text, number)
-    missing = [k for k in (*RECORDED_KEYS, "event_id", "stream", "type", "data", "source") if k not in value]
+    missing = [
+        k
+        for k in (*RECORDED_KEYS, "event_id", "stream", "type", "data", "source")
+        if k not in value
+    ]
     if missing:
         raise ValidationError(
             missing[0], "is required to restore (restore takes the lines of `ledger export`)"

@@ -34,11 +34,10 @@ def export_lines(
         if not first:
             return
         after = first[0].position - 1
-    written = 0
-    for event in store.iter_events(after=after, until=to_position):
+    events = store.iter_events(after=after, until=to_position)
+    for written, event in enumerate(events, start=1):
         if recorded_to is not None and event.recorded_at > recorded_to:
             return
         yield format_recorded(event) + b"\n"
-        written += 1
         if on_progress is not None and written % 1000 == 0:
             on_progress(written)

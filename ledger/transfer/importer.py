@@ -149,7 +149,9 @@ def _import_stream(
         except ValidationError as exc:
             return _refuse(report, stream, entries, line.number, str(exc))
         history.append(
-            _Pending(prepared.event_id, prepared.type, prepared.data, prepared.effective_at, _LATER + i)
+            _Pending(
+                prepared.event_id, prepared.type, prepared.data, prepared.effective_at, _LATER + i
+            )
         )
     try:
         placed = store.append(

@@ -44,14 +44,18 @@ def fixed_id(key: str) -> str:
 
 
 def test_import_writes_every_stream_and_reports_positions(store: EventStore) -> None:
-    report = import_lines(store, [entity("nvidia"), entity("openai"), deal("nvidia-openai-2025-09")])
+    report = import_lines(
+        store, [entity("nvidia"), entity("openai"), deal("nvidia-openai-2025-09")]
+    )
     assert report.ok and report.written == 3 and report.streams_written == 3
     assert (report.first_position, report.last_position) == (1, 3)
     assert store.read_stream("deal/nvidia-openai-2025-09")[0].data["legs"][0]["payer"] == "nvidia"
 
 
 def test_a_deal_may_name_an_entity_registered_further_down_the_file(store: EventStore) -> None:
-    report = import_lines(store, [deal("nvidia-openai-2025-09"), entity("nvidia"), entity("openai")])
+    report = import_lines(
+        store, [deal("nvidia-openai-2025-09"), entity("nvidia"), entity("openai")]
+    )
     assert report.ok, report.refused
     assert store.head().position == 3
 
@@ -72,7 +76,9 @@ def test_a_bad_line_refuses_its_whole_stream_and_names_line_and_field(store: Eve
         deal("nvidia-ghost-2025-09", payee="ghost"),
         amend,
         b"{not json",
-        line("ValuationReported", {"entity_id": "openai", "valuation_usd": "-1", "basis": "estimate"}),
+        line(
+            "ValuationReported", {"entity_id": "openai", "valuation_usd": "-1", "basis": "estimate"}
+        ),
     ]
     report = import_lines(store, lines)
     refused = {r.number: r.reason for r in report.refused}
@@ -102,7 +108,10 @@ def test_a_known_event_id_with_other_content_is_refused(store: EventStore) -> No
         event_id=fixed_id("n"),
     )
     report = import_lines(store, [changed])
-    assert "already recorded (position 1, entity/nvidia) with other content" in report.refused[0].reason
+    assert (
+        "already recorded (position 1, entity/nvidia) with other content"
+        in report.refused[0].reason
+    )
 
 
 def test_a_retraction_in_the_file_undoes_an_event_of_the_same_file(store: EventStore) -> None:
@@ -132,7 +141,9 @@ def _export(store: EventStore, **bounds: object) -> list[bytes]:
 @pytest.fixture
 def filled(store: EventStore) -> EventStore:
     import_lines(store, [entity("nvidia"), entity("openai")])
-    import_lines(store, [deal("nvidia-openai-2025-09"), deal("openai-nvidia-2025-09", "openai", "nvidia")])
+    import_lines(
+        store, [deal("nvidia-openai-2025-09"), deal("openai-nvidia-2025-09", "openai", "nvidia")]
+    )
     return store
 
 
@@ -144,7 +155,9 @@ def test_export_writes_every_recorded_field(filled: EventStore) -> None:
 
 
 def test_export_takes_a_position_range_and_a_time_range(filled: EventStore) -> None:
-    assert [orjson.loads(x)["position"] for x in _export(filled, from_position=2, to_position=3)] == [2, 3]
+    assert [
+        orjson.loads(x)["position"] for x in _export(filled, from_position=2, to_position=3)
+    ] == [2, 3]
     third = filled.read(after=2, limit=1)[0].recorded_at
     by_time = _export(filled, recorded_from=third)
     assert [orjson.loads(x)["position"] for x in by_time] == [3, 4]  # one append each
@@ -197,7 +210,9 @@ def test_restore_refuses_a_missing_line(filled: EventStore, second_database: Tes
     assert EventStore(second_database.app_engine).head().position == 0
 
 
-def test_restore_refuses_a_ledger_that_is_not_empty(filled: EventStore, database: TestDatabase) -> None:
+def test_restore_refuses_a_ledger_that_is_not_empty(
+    filled: EventStore, database: TestDatabase
+) -> None:
     with pytest.raises(RestoreRefused, match="needs an empty ledger; this one holds 4 events"):
         restore_lines(database.owner_engine, _export(filled))
 
