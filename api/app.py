@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from pathlib import Path
 
 from litestar import Litestar, Request, get
@@ -19,7 +20,9 @@ from ledger import __version__
 from ledger.read_models.follower import Follower
 from ledger.read_models.projector import Projector
 from ledger.runtime import Ledger, check_schema
+from ledger.store.engine import listen_url
 from ledger.store.keys import role_of
+from ledger.store.tail import Tail
 
 
 @get("/health", sync_to_thread=False)
@@ -49,6 +52,7 @@ def ready(state: State) -> Response[dict[str, object]]:
             "projections": {
                 projection.name: {"checkpoint": projection.checkpoint, "lag": projection.lag}
             },
+            "subscriptions": state.tail.followers if "tail" in state else 0,
         },
         status_code=HTTP_200_OK,
     )
@@ -61,17 +65,19 @@ STATIC = Path(__file__).resolve().parent / "static"
 GRAPHIQL_HTML = (STATIC / "graphiql" / "index.html").read_text()
 
 
-def _presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
+def _presented_key(headers: Mapping[str, str]) -> str | None:
+    header = headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
-    return request.headers.get("x-api-key") or None
+    return headers.get("x-api-key") or None
 
 
 def _graphql_controller(production: bool) -> type:
-    async def context(request: Request) -> Context:
-        ledger: Ledger = request.app.state.ledger
-        key = _presented_key(request)
+    # ``state`` and ``headers`` (not ``request``) so that one getter serves both HTTP requests
+    # and websockets (subscriptions), whose connection carries the key in its headers.
+    async def context(state: State, headers: dict[str, str]) -> Context:
+        ledger: Ledger = state.ledger
+        key = _presented_key(headers)
         role = await asyncio.to_thread(role_of, ledger.engine, key) if key else None
         if key and role is None:
             raise NotAuthorizedException("this API key is unknown or revoked")
@@ -79,7 +85,7 @@ def _graphql_controller(production: bool) -> type:
             raise NotAuthorizedException(
                 "an API key is required: Authorization: Bearer <key> (`ledger keys create`)"
             )
-        return Context(ledger=ledger, role=role, production=production)
+        return Context(ledger=ledger, role=role, production=production, tail=state.get("tail"))
 
     controller = make_graphql_controller(
         build_schema(introspection=not production),
@@ -101,12 +107,19 @@ def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
     production = ledger.settings.env == "production"
     follower = Follower(Projector(ledger.engine, ledger.store))
 
-    def start_projecting() -> None:
+    state = State({"ledger": ledger, "follower": follower})
+
+    async def start(app: Litestar) -> None:
         if project:
             follower.start()
+        tail = Tail(ledger.store, listen_url(ledger.engine))
+        await tail.start()
+        state.tail = tail
 
-    def stop_projecting() -> None:
-        follower.stop()
+    async def stop(app: Litestar) -> None:
+        if "tail" in state:
+            await state.tail.stop()
+        await asyncio.to_thread(follower.stop)
 
     return Litestar(
         route_handlers=[
@@ -115,8 +128,8 @@ def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
             _graphql_controller(production),
             create_static_files_router(path="/static", directories=[STATIC]),
         ],
-        state=State({"ledger": ledger, "follower": follower}),
-        on_startup=[start_projecting],
-        on_shutdown=[stop_projecting],
+        state=state,
+        on_startup=[start],
+        on_shutdown=[stop],
         request_max_body_size=MAX_BODY_BYTES,
     )

@@ -61,6 +61,7 @@ class Context(BaseContext, kw_only=True):
     deals: Any = None
     histories: Any = None
     commands: Any = None
+    tail: Any = None  # the process's ledger.store.tail.Tail, for subscriptions
 
     def may(self, action: str) -> bool:
         """Locally, reads (audits included) are open and writes need a writer's key; in

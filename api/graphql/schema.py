@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import AsyncGenerator
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -657,6 +658,32 @@ def _arguments(local: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Each event as it is recorded (after its commit), optionally only of some "
+        "types; from `afterPosition` when given (to resume after a reconnect), else from now."
+    )
+    async def event_recorded(
+        self,
+        info: Info,
+        types: list[str] | None = None,
+        after_position: int | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        if not info.context.may("audit"):
+            raise GraphQLError(
+                "the raw event log needs an auditor's API key", extensions={"code": "FORBIDDEN"}
+            )
+        if after_position is not None and after_position < 0:
+            raise GraphQLError(
+                "afterPosition must be 0 or more", extensions={"field": "afterPosition"}
+            )
+        wanted = set(types) if types else None
+        async for event in info.context.tail.follow(after_position):
+            if wanted is None or event.type in wanted:
+                yield Event.of(event)
+
+
 # Limits on what one request may ask, so no query can hold the server (issue: protection).
 MAX_DEPTH = 10
 MAX_ALIASES = 20
@@ -675,6 +702,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map={dt.datetime: DateTime, Decimal: DecimalScalar}),
         extensions=extensions,
     )

@@ -43,3 +43,8 @@ def make_engine(
         max_overflow=pool_size,
         connect_args={"options": " ".join(options), "application_name": "deal-ledger"},
     )
+
+
+def listen_url(engine: Engine) -> str:
+    """A libpq URL for the engine's server, for connections made outside its pool (LISTEN)."""
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
