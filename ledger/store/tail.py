@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterator
+from functools import partial
 
 import psycopg
 import structlog
@@ -68,7 +69,7 @@ class Tail:
         try:
             while not self._closed:
                 async with self._changed:
-                    await self._changed.wait_for(lambda: self.head > position or self._closed)
+                    await self._changed.wait_for(partial(self._beyond, position))
                 if self._closed:
                     return
                 for event in await self._after(position):
@@ -76,6 +77,9 @@ class Tail:
                     position = event.position
         finally:
             self.followers -= 1
+
+    def _beyond(self, position: int) -> bool:
+        return self.head > position or self._closed
 
     async def _after(self, position: int) -> list[RecordedEvent]:
         ring = self.ring
