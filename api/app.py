@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 from litestar import Litestar, get
@@ -14,6 +15,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from strawberry.litestar import make_graphql_controller
 
+from api.caching import past_queries_cached
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from ledger import __version__
@@ -132,4 +134,5 @@ def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
         on_startup=[start],
         on_shutdown=[stop],
         request_max_body_size=MAX_BODY_BYTES,
+        middleware=[partial(past_queries_cached, production=production)],
     )

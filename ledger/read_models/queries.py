@@ -12,6 +12,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -678,3 +679,30 @@ def deals_of(
         for entity_id in parties & set(ids):
             out[entity_id].append(view)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Horizon:
+    """What makes an answer final: every answer whose every ``knownAt`` is earlier than
+    ``settled_before`` can never change (see ``horizon``); ``genesis`` names the ledger."""
+
+    genesis: str
+    settled_before: dt.datetime
+
+
+def horizon(engine: Engine) -> Horizon | None:
+    """The knowledge time before which the read models' answers are final, or None if none is.
+
+    ``recorded_at`` never decreases along the log (the chain-check trigger refuses it), so an
+    event not yet recorded -- or recorded but not yet projected -- will carry a ``recorded_at``
+    at or after that of the last projected event. Answers asked with ``knownAt`` strictly
+    before it are therefore complete and fixed: what HTTP caching of the past relies on.
+    """
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT (SELECT hash FROM events WHERE position = 1), e.recorded_at "
+            "FROM projection_checkpoints c JOIN events e ON e.position = c.position "
+            "WHERE c.name = %(name)s",
+            {"name": projection.NAME},
+        ).first()
+    return Horizon(row[0], row[1]) if row else None

@@ -1,0 +1,208 @@
+"""HTTP caching of the past: a GET query whose every answer is final is served immutable.
+
+An answer is final when every root field states its ``knownAt`` (and its valid time: ``asOf``,
+or ``from``/``to`` for a series) and every ``knownAt`` is earlier than the ledger's horizon
+(``ledger.read_models.queries.horizon``): nothing recorded later can change it. Such a response
+gets a strong ``ETag`` and ``Cache-Control: public, max-age=31536000, immutable`` (``private``
+in production, where answers depend on the caller's key), and a request carrying that ETag in
+``If-None-Match`` is answered 304 without running the query.
+
+The ETag is derived from the request, not the body, because the body is a function of the
+request: the code version, the ledger (its first event's hash), the caller's key, the query
+text, its variables and operation name. So a 304 costs one small query, not the answer.
+Responses with errors are never marked cacheable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qs
+
+from graphql import (
+    FieldNode,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    StringValueNode,
+    VariableNode,
+    parse,
+)
+
+from ledger import __version__
+from ledger.domain.instants import parse_instant
+from ledger.read_models.queries import horizon
+
+IMMUTABLE = "max-age=31536000, immutable"
+# Root fields whose answer is fixed by (valid time, knowledge time) and their arguments.
+VALID_TIME_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "exposureGraph": ("asOf",),
+    "entity": ("asOf",),
+    "deals": ("asOf",),
+    "deal": ("asOf",),
+    "circularFlows": ("asOf",),
+    "stressTest": ("asOf",),
+    "series": ("from", "to"),
+}
+
+Scope = dict[str, Any]
+ASGIApp = Callable[[Scope, Callable[..., Awaitable[Any]], Callable[..., Awaitable[Any]]], Any]
+
+
+def latest_known_at(
+    query: str, variables: Mapping[str, Any] | None, operation_name: str | None
+) -> dt.datetime | None:
+    """The latest ``knownAt`` among the root fields of the operation, if every root field is a
+    fixed-time read that states its times; else None (not cacheable)."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    if len(operations) != 1 or operations[0].operation != OperationType.QUERY:
+        return None
+    latest: dt.datetime | None = None
+    for selection in operations[0].selection_set.selections:
+        if not isinstance(selection, FieldNode):
+            return None  # fragments at the root: keep it simple, do not cache
+        name = selection.name.value
+        if name == "__typename":
+            continue
+        if name not in VALID_TIME_ARGUMENTS:
+            return None
+        arguments = {a.name.value: a.value for a in selection.arguments or ()}
+        times = {}
+        for argument in ("knownAt", *VALID_TIME_ARGUMENTS[name]):
+            value = _value(arguments.get(argument), variables or {})
+            if value is None:
+                return None
+            times[argument] = value
+        known_at = times["knownAt"]
+        latest = known_at if latest is None else max(latest, known_at)
+    return latest
+
+
+def _value(node: Any, variables: Mapping[str, Any]) -> dt.datetime | None:
+    if isinstance(node, VariableNode):
+        raw = variables.get(node.name.value)
+    elif isinstance(node, StringValueNode):
+        raw = node.value
+    else:
+        return None
+    try:
+        return parse_instant(raw)
+    except ValueError:
+        return None
+
+
+def etag(*parts: str | None) -> str:
+    digest = hashlib.sha256("\x1f".join(p or "" for p in parts).encode()).hexdigest()
+    return f'"{digest[:40]}"'
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def past_queries_cached(app: ASGIApp, production: bool = False) -> ASGIApp:
+    """ASGI middleware around the app: caching headers and 304s for GET /graphql."""
+    control = ("private, " if production else "public, ") + IMMUTABLE
+
+    async def middleware(scope: Scope, receive: Any, send: Any) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"].rstrip("/") != "/graphql"
+        ):
+            return await app(scope, receive, send)
+        tag = await _etag_if_final(scope)
+        if tag is None:
+            return await app(scope, receive, send)
+        if tag in (_header(scope, b"if-none-match") or "").replace(" ", "").split(","):
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": [(b"etag", tag.encode()), (b"cache-control", control.encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return None
+        await _send_marked(app, scope, receive, send, tag, control)
+        return None
+
+    return middleware
+
+
+async def _etag_if_final(scope: Scope) -> str | None:
+    params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    query = (params.get("query") or [None])[0]
+    if not query:
+        return None
+    variables_text = (params.get("variables") or [None])[0]
+    operation_name = (params.get("operationName") or [None])[0]
+    try:
+        variables = json.loads(variables_text) if variables_text else None
+    except ValueError:
+        return None
+    if variables is not None and not isinstance(variables, dict):
+        return None
+    known_at = latest_known_at(query, variables, operation_name)
+    if known_at is None:
+        return None
+    ledger = scope["litestar_app"].state.ledger
+    settled = await asyncio.to_thread(horizon, ledger.engine)
+    if settled is None or not known_at < settled.settled_before:
+        return None
+    key = _header(scope, b"authorization") or _header(scope, b"x-api-key")
+    return etag(
+        __version__,
+        settled.genesis,
+        hashlib.sha256(key.encode()).hexdigest() if key else None,
+        query,
+        json.dumps(variables, sort_keys=True) if variables else None,
+        operation_name,
+    )
+
+
+async def _send_marked(
+    app: ASGIApp, scope: Scope, receive: Any, send: Any, tag: str, control: str
+) -> None:
+    """Run the query; mark the response cacheable only if it is a 200 without errors."""
+    start: dict[str, Any] = {}
+    body = bytearray()
+
+    async def capture(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] == "http.response.body":
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            headers = list(start.get("headers", []))
+            if start.get("status") == 200 and not _has_errors(body):
+                headers += [(b"etag", tag.encode()), (b"cache-control", control.encode())]
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": bytes(body)})
+            return
+        await send(message)
+
+    await app(scope, receive, capture)
+
+
+def _has_errors(body: bytearray) -> bool:
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return True
+    return not isinstance(answer, dict) or "errors" in answer
