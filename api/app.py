@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from litestar import Litestar, get
 from litestar.datastructures import State
@@ -18,10 +20,12 @@ from strawberry.litestar import make_graphql_controller
 from api.caching import past_queries_cached
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
+from api.observability import PROMETHEUS, Metrics, configure_logging, request_context
 from ledger import __version__
 from ledger.read_models.follower import Follower
 from ledger.read_models.projector import Projector
-from ledger.runtime import Ledger, check_schema
+from ledger.runtime import Ledger, check_schema, open_ledger
+from ledger.settings import Settings
 from ledger.store.engine import listen_url
 from ledger.store.keys import role_of
 from ledger.store.tail import Tail
@@ -104,7 +108,9 @@ def _graphql_controller(production: bool) -> type:
     return GraphQLWithLocalIDE
 
 
-def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
+def create_app(
+    ledger: Ledger, *, project: bool = True, on_shutdown: Sequence[Callable[[], Any]] = ()
+) -> Litestar:
     """The service; with ``project`` it also keeps the read models current (see Follower)."""
     production = ledger.settings.env == "production"
     follower = Follower(Projector(ledger.engine, ledger.store))
@@ -122,17 +128,35 @@ def create_app(ledger: Ledger, *, project: bool = True) -> Litestar:
         if "tail" in state:
             await state.tail.stop()
         await asyncio.to_thread(follower.stop)
+        for action in on_shutdown:
+            action()
 
     return Litestar(
         route_handlers=[
             health,
             ready,
             _graphql_controller(production),
+            Metrics,
             create_static_files_router(path="/static", directories=[STATIC]),
         ],
         state=state,
         on_startup=[start],
         on_shutdown=[stop],
         request_max_body_size=MAX_BODY_BYTES,
-        middleware=[partial(past_queries_cached, production=production)],
+        logging_config=None,  # api.observability.configure_logging owns the log format
+        middleware=[
+            request_context,
+            PROMETHEUS.middleware,
+            partial(past_queries_cached, production=production),
+        ],
     )
+
+
+def app_from_env() -> Litestar:
+    """The app for one worker of ``ledger serve --workers N``: it opens the ledger named by
+    the environment the parent prepared (the parent started the database and migrated it)."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    stack = ExitStack()
+    ledger = stack.enter_context(open_ledger(settings))
+    return create_app(ledger, on_shutdown=[stack.close])

@@ -32,6 +32,7 @@ from ledger.domain.errors import VersionConflict as VersionConflictError
 from ledger.domain.money import format_usd
 from ledger.read_models import queries
 
+from ..observability import EVENTS_APPENDED
 from .context import run
 from .scalars import DateTime, DecimalScalar
 from .types import (
@@ -478,6 +479,7 @@ async def _record(info: Info, command: str, **arguments: Any) -> RecordResult:
         return NotFoundProblem(message=str(exc))
     except LedgerError as exc:  # pragma: no cover - every refusal above is typed
         return ValidationProblem(field="", message=str(exc))
+    EVENTS_APPENDED.labels(recorded.type).inc()
     return Recorded(event=Event.of(recorded))
 
 

@@ -39,12 +39,14 @@ def free_port() -> int:
 class Server:
     """``ledger serve`` on a free port; ``start`` returns once uvicorn reports it is listening."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.args = args
         self.port = free_port()
         self.env = env
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._printed = threading.Condition()
 
     @property
     def url(self) -> str:
@@ -52,7 +54,7 @@ class Server:
 
     def start(self, timeout: float = 60) -> Server:
         self.process = subprocess.Popen(
-            [LEDGER, "serve", "--port", str(self.port)],
+            [LEDGER, "serve", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -71,10 +73,20 @@ class Server:
             if "Uvicorn running on" in line:
                 return self
 
+    def wait_for(self, text: str, timeout: float = 30, count: int = 1) -> None:
+        """Until the server has printed ``count`` lines containing ``text`` (since its start)."""
+        with self._printed:
+            found = self._printed.wait_for(
+                lambda: sum(text in line for line in self.output) >= count, timeout=timeout
+            )
+        assert found, f"server never printed {text!r}:\n" + "".join(self.output)
+
     def _pump(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
-            self.output.append(line)
+            with self._printed:
+                self.output.append(line)
+                self._printed.notify_all()
             self._lines.put(line)
         self._lines.put(None)
 

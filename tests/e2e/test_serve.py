@@ -10,12 +10,15 @@ import httpx
 from ledger.store import EventStore
 from ledger.store.embedded import EmbeddedPostgres
 from ledger.store.engine import make_engine
+from ledger.transfer.seed import seed_path
 from tests.conftest import TestDatabase
 from tests.e2e.processes import Server, clean_env
 from tests.factories import registered
 
+SEED_EVENTS = sum(1 for line in seed_path().open() if line.strip())
 
-def test_serve_on_the_embedded_default_answers_health_with_migrations_applied(
+
+def test_serve_on_the_embedded_default_answers_with_migrations_applied_and_the_seed_loaded(
     tmp_path: Path,
 ) -> None:
     data_dir = tmp_path / "data"
@@ -23,7 +26,7 @@ def test_serve_on_the_embedded_default_answers_health_with_migrations_applied(
         assert httpx.get(f"{server.url}/health").json()["status"] == "ok"
         ready = httpx.get(f"{server.url}/ready")
         assert ready.status_code == 200
-        assert ready.json()["head"]["position"] == 0
+        assert ready.json()["head"]["position"] == SEED_EVENTS  # the deal web, loaded once
         pgdata = data_dir / "pg18"
         assert (pgdata / "postmaster.pid").exists()
         assert server.stop() == 0
@@ -40,7 +43,8 @@ def test_the_embedded_data_survives_a_restart(tmp_path: Path) -> None:
         EventStore(engine).append("entity/openai", [registered()])
         engine.dispose()
     with Server(clean_env(LEDGER_DATA_DIR=str(data_dir))) as server:
-        assert httpx.get(f"{server.url}/ready").json()["head"]["position"] == 1
+        # the seed was not loaded twice; the event appended in between is there
+        assert httpx.get(f"{server.url}/ready").json()["head"]["position"] == SEED_EVENTS + 1
 
 
 def test_with_a_database_url_the_service_never_starts_its_own_server(
