@@ -74,14 +74,9 @@ def annualised(revenue_usd: Decimal, period_start: dt.date, period_end: dt.date)
     return revenue_usd * 365 / ((period_end - period_start).days + 1)
 
 
-def commitment_ratio(edges: Iterable[Any], entity_id: str, revenue: Any | None) -> Decimal | None:
-    """Live purchase and backstop legs the entity pays, over the annualised revenue of
-    ``revenue`` (a ``RevenueReport``); None when there is no report, or a zero one, to divide
-    by."""
-    annual = revenue.annualised_usd if revenue is not None else None
-    if not annual:
-        return None
-    committed = sum(
+def commitments(edges: Iterable[Any], entity_id: str) -> Decimal:
+    """What the entity has committed to buy: its live purchase and backstop legs as payer."""
+    return sum(
         (
             e.amount_usd
             for e in edges
@@ -89,7 +84,15 @@ def commitment_ratio(edges: Iterable[Any], entity_id: str, revenue: Any | None) 
         ),
         ZERO,
     )
-    return committed / annual
+
+
+def commitment_ratio(edges: Iterable[Any], entity_id: str, revenue: Any | None) -> Decimal | None:
+    """``commitments`` over the annualised revenue of ``revenue`` (a ``RevenueReport``); None
+    when there is no report, or a zero one, to divide by."""
+    annual = revenue.annualised_usd if revenue is not None else None
+    if not annual:
+        return None
+    return commitments(edges, entity_id) / annual
 
 
 @dataclass(frozen=True)
