@@ -426,6 +426,77 @@ def restore(ledger: Ledger, file: Any) -> None:
     click.echo(f"restored {digest.position:,} events; head {digest}")
 
 
+@main.command()
+@click.option("--as-of", type=INSTANT, required=True, help="Valid time: the world on this day.")
+@click.option(
+    "--known-at", type=INSTANT, help="Knowledge time: what the ledger knew then [default: now]."
+)
+@click.option("--since", type=INSTANT, help="Also show how exposures changed since this asOf.")
+@click.option(
+    "--basis",
+    type=click.Choice(["HEADLINE", "COMMITTED", "FUNDED"], case_sensitive=False),
+    default="HEADLINE",
+    show_default=True,
+    help="Which amount of a leg counts.",
+)
+@click.option(
+    "--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows per table."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--plot", type=click.Path(dir_okay=False, writable=True), help="Draw the graph to this PNG."
+)
+@with_ledger
+def report(
+    ledger: Ledger,
+    as_of: Any,
+    known_at: Any,
+    since: Any,
+    basis: str,
+    top: int,
+    output_format: str,
+    plot: str | None,
+) -> None:
+    """The analyst's report: largest exposures, circular flows, each entity's commitment ratio
+    and customer concentration, and what changed since a second date."""
+    import datetime as dt
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from . import reporting
+    from .domain.report import build
+    from .read_models import queries
+    from .read_models.projector import Projector
+
+    Projector(ledger.engine, ledger.store).run_once()  # answer from up-to-date read models
+    known_at = known_at or dt.datetime.now(dt.UTC)
+    basis = basis.upper()
+    graph = queries.graph(ledger.engine, as_of, known_at, basis)
+    earlier = queries.graph(ledger.engine, since, known_at, basis) if since else None
+    result = build(graph, top=top, earlier=earlier)
+    if output_format == "json":
+        click.echo(reporting.json_bytes(result).decode())
+    elif output_format == "markdown":
+        click.echo(reporting.markdown(result))
+    else:
+        reporting.print_tables(result, Console())
+    if plot:
+        try:
+            from .plot import plot as draw
+        except ImportError:  # pragma: no cover - the plot extra is not installed
+            fail("plotting needs matplotlib and networkx: pip install 'deal-ledger[plot]'")
+        title = f"Exposure graph, asOf {as_of.date().isoformat()} ({basis.lower()})"
+        draw(graph, Path(plot), title)
+        err.print(f"wrote {plot}", highlight=False)
+
+
 @main.command("config")
 def show_config() -> None:
     """List the LEDGER_* environment variables and their current values."""
