@@ -328,7 +328,8 @@ def _print_import(report: Any, what: str) -> None:
         f" (positions {report.first_position:,}–{report.last_position:,})" if report.written else ""
     )
     click.echo(
-        f"{what}: {written} written into {report.streams_written:,} streams{where}; "
+        f"{what}: {written} written into {report.streams_written:,} "
+        f"stream{'s' if report.streams_written != 1 else ''}{where}; "
         f"{report.already_recorded:,} already recorded; {len(report.refused):,} refused "
         f"of {report.lines:,} lines"
     )

@@ -123,6 +123,12 @@ def database(pg_admin_url: str, template_database: str) -> Iterator[TestDatabase
 
 
 @pytest.fixture
+def second_database(pg_admin_url: str, template_database: str) -> Iterator[TestDatabase]:
+    """Another migrated database, for tests that move a ledger from one to the other."""
+    yield from _fresh_database(pg_admin_url, template_database)
+
+
+@pytest.fixture
 def empty_database(pg_admin_url: str) -> Iterator[TestDatabase]:
     """A database with no schema at all, for migration tests."""
     yield from _fresh_database(pg_admin_url, None)

@@ -164,8 +164,10 @@ def test_export_takes_a_position_range_and_a_time_range(filled: EventStore) -> N
     assert _export(filled, recorded_to=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)) == []
 
 
-def test_restore_gives_an_identical_ledger(filled: EventStore, pg_admin_url: str, request) -> None:
-    target: TestDatabase = request.getfixturevalue("second_database")
+def test_restore_gives_an_identical_ledger(
+    filled: EventStore, second_database: TestDatabase
+) -> None:
+    target = second_database
     digest = restore_lines(target.owner_engine, _export(filled))
     restored = EventStore(target.app_engine)
     assert digest == filled.head().digest == restored.head().digest
@@ -174,13 +176,6 @@ def test_restore_gives_an_identical_ledger(filled: EventStore, pg_admin_url: str
     # and the restored ledger goes on: the next append chains onto the restored head
     import_lines(restored, [entity("amd")])
     assert verify(restored).ok and restored.head().position == 5
-
-
-@pytest.fixture
-def second_database(pg_admin_url: str, template_database: str):
-    from tests.conftest import _fresh_database
-
-    yield from _fresh_database(pg_admin_url, template_database)
 
 
 @pytest.mark.parametrize(
