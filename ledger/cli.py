@@ -108,6 +108,10 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
 
             report = load_seed(ledger.store)
             if report.written:
+                from .read_models.projector import Projector
+
+                # projected before the first request, so the first query sees the deal web
+                Projector(ledger.engine, ledger.store).run_once()
                 err.print(
                     f"loaded the AI deal web: {report.written} events (docs/dataset.md)",
                     highlight=False,

@@ -36,3 +36,29 @@ def test_the_worked_example_of_the_semantics_prints_what_the_page_says(
     assert "Cycle(entities=('nvidia', 'openai'), amount_usd=Decimal('0'))" in out
     assert "as believed before 0\n" in out
     assert "as known now 10000000000\n" in out
+
+
+README = DOCS.parent / "README.md"
+
+
+def test_the_readme_first_query_answers_what_the_readme_shows(database: TestDatabase) -> None:
+    """The newcomer's path: a service with the seed loaded, the README's curl, its answer."""
+    import json
+    import shlex
+
+    import httpx
+
+    from tests.e2e.processes import Server
+
+    text = README.read_text()
+    section = text[text.index("## First query") :]
+    command = re.search(r"```sh\n(curl .*?)\n```", section, flags=re.DOTALL).group(1)
+    shown = json.loads(re.search(r"```json\n(.*?)```", section, flags=re.DOTALL).group(1))
+    argv = shlex.split(command)
+    body = argv[argv.index("-d") + 1]
+    env = clean_env(LEDGER_DATABASE_URL=database.libpq_url, LEDGER_SEED="true")
+    with Server(env) as server:
+        answer = httpx.post(
+            f"{server.url}/graphql", content=body, headers={"content-type": "application/json"}
+        )
+    assert answer.json() == shown
