@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
@@ -15,9 +15,12 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.types import Scope
 from strawberry.litestar import make_graphql_controller
 
+from api.audit import export, presented_key
 from api.caching import past_queries_cached
+from api.dashboard import dashboard
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from api.observability import PROMETHEUS, Metrics, configure_logging, request_context
@@ -27,7 +30,7 @@ from ledger.read_models.projector import Projector
 from ledger.runtime import Ledger, check_schema, open_ledger
 from ledger.settings import Settings
 from ledger.store.engine import listen_url
-from ledger.store.keys import role_of
+from ledger.store.keys import key_of
 from ledger.store.tail import Tail
 
 
@@ -71,27 +74,27 @@ STATIC = Path(__file__).resolve().parent / "static"
 GRAPHIQL_HTML = (STATIC / "graphiql" / "index.html").read_text()
 
 
-def _presented_key(headers: Mapping[str, str]) -> str | None:
-    header = headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return headers.get("x-api-key") or None
-
-
 def _graphql_controller(production: bool) -> type:
     # ``state`` and ``headers`` (not ``request``) so that one getter serves both HTTP requests
     # and websockets (subscriptions), whose connection carries the key in its headers.
-    async def context(state: State, headers: dict[str, str]) -> Context:
+    async def context(state: State, headers: dict[str, str], scope: Scope) -> Context:
         ledger: Ledger = state.ledger
-        key = _presented_key(headers)
-        role = await asyncio.to_thread(role_of, ledger.engine, key) if key else None
-        if key and role is None:
+        key = presented_key(headers)
+        found = await asyncio.to_thread(key_of, ledger.engine, key) if key else None
+        if key and found is None:
             raise NotAuthorizedException("this API key is unknown or revoked")
-        if production and role is None:
+        if production and found is None:
             raise NotAuthorizedException(
                 "an API key is required: Authorization: Bearer <key> (`ledger keys create`)"
             )
-        return Context(ledger=ledger, role=role, production=production, tail=state.get("tail"))
+        return Context(
+            ledger=ledger,
+            role=found.role if found else None,
+            actor=found.name if found else None,
+            request_id=scope.get("state", {}).get("request_id"),
+            production=production,
+            tail=state.get("tail"),
+        )
 
     controller = make_graphql_controller(
         build_schema(introspection=not production),
@@ -137,6 +140,8 @@ def create_app(
             ready,
             _graphql_controller(production),
             Metrics,
+            export,
+            dashboard,
             create_static_files_router(path="/static", directories=[STATIC]),
         ],
         state=state,

@@ -53,6 +53,8 @@ class Context(BaseContext, kw_only=True):
 
     ledger: Ledger
     role: str | None = None  # from the request's API key; None without one
+    actor: str | None = None  # the key's name: who recorded an event (metadata.actor)
+    request_id: str | None = None  # also recorded in each event's metadata
     production: bool = False
     now: dt.datetime = msgspec.field(default_factory=_now)
     nodes: Any = None

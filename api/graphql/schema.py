@@ -304,6 +304,7 @@ class Query:
         to_position: int | None = None,
         recorded_from: dt.datetime | None = None,
         recorded_to: dt.datetime | None = None,
+        actor: str | None = None,
         first: int = DEFAULT_PAGE,
         after: str | None = None,
     ) -> EventConnection:
@@ -327,6 +328,7 @@ class Query:
             to_position=to_position,
             recorded_from=recorded_from,
             recorded_to=recorded_to,
+            actor=actor,
             after=int(key) if key else 0,
             limit=first + 1,
         )
@@ -451,6 +453,16 @@ async def _record(info: Info, command: str, **arguments: Any) -> RecordResult:
         except ValueError:
             return ValidationProblem(field="eventId", message="eventId: must be a UUID")
     source = arguments.pop("source")
+    # Who recorded it, from the key, not from the client: the audit trail cannot be forged.
+    context = info.context
+    trail = {"actor": context.actor or "anonymous", "actor_role": context.role or "none"}
+    if context.request_id:
+        trail["request_id"] = context.request_id
+    options["metadata"] = {
+        **(arguments.pop("metadata", None) or {}),
+        **options.get("metadata", {}),
+        **trail,
+    }
     if not info.context.may("write"):
         return ForbiddenProblem(
             message="recording events needs a writer's API key "

@@ -429,6 +429,7 @@ class EventStore:
         to_position: int | None = None,
         recorded_from: dt.datetime | None = None,
         recorded_to: dt.datetime | None = None,
+        actor: str | None = None,
         after: int = 0,
         limit: int = 100,
     ) -> list[RecordedEvent]:
@@ -447,6 +448,8 @@ class EventStore:
             query = query.where(events.c.recorded_at >= recorded_from)
         if recorded_to is not None:
             query = query.where(events.c.recorded_at <= recorded_to)
+        if actor is not None:  # who recorded it (metadata.actor, set by the API from the key)
+            query = query.where(events.c.metadata["actor"].astext == actor)
         query = query.order_by(events.c.position).limit(limit)
         with self.engine.connect() as conn:
             return [_row_to_event(r) for r in conn.execute(query)]

@@ -63,10 +63,21 @@ def revoke_key(owner_engine: Engine, key_id: str) -> ApiKey:
     return ApiKey(*row)
 
 
+def key_of(engine: Engine, key: str) -> ApiKey | None:
+    """The record of a valid, unrevoked key; None for anything else. Looked up on every
+    request, so a revoked key is refused at once."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT id, name, role, created_at, revoked_at FROM api_keys "
+                "WHERE key_hash = :h AND revoked_at IS NULL"
+            ),
+            {"h": key_hash(key)},
+        ).one_or_none()
+    return ApiKey(*row) if row else None
+
+
 def role_of(engine: Engine, key: str) -> str | None:
     """The role of a valid, unrevoked key; None for anything else."""
-    with engine.connect() as conn:
-        return conn.execute(
-            text("SELECT role FROM api_keys WHERE key_hash = :h AND revoked_at IS NULL"),
-            {"h": key_hash(key)},
-        ).scalar_one_or_none()
+    found = key_of(engine, key)
+    return found.role if found else None
