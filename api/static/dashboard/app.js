@@ -1,0 +1,377 @@
+// The dashboard: state (asOf, knownAt, basis, entity) lives in the query string; every change
+// asks /graphql for the view (debounced, stale answers dropped) and redraws the graph in place.
+import { apiKey, gql, NeedsKey } from "./api.js";
+import { Audit } from "./audit.js";
+import { dayOf, escape, exact, isoDay, localInputToUtc, money, nextMonthEnd, percent, shortName, utc, utcToLocalInput } from "./format.js";
+import { COLOURS, Graph } from "./graph.js";
+import { EntityPanel } from "./panel.js";
+
+const $ = (id) => document.getElementById(id);
+const GRAPH_FIELDS = `nodes { id name kind valuationUsd }
+  edges { leg instrument amountUsd capacityGw shares dealId payerId payeeId deal { title } }`;
+const VIEW = `query View($asOf: DateTime!, $knownAt: DateTime, $basis: Basis!, $compare: Boolean!) {
+  graph: exposureGraph(asOf: $asOf, knownAt: $knownAt, basis: $basis) { ${GRAPH_FIELDS} }
+  flows: circularFlows(asOf: $asOf, knownAt: $knownAt, basis: $basis) { entityIds amountUsd }
+  latest: exposureGraph(asOf: $asOf, basis: $basis) @include(if: $compare) { ${GRAPH_FIELDS} }
+}`;
+const HISTORY = `query History($after: String) { events(first: 500, after: $after) {
+  edges { node { effectiveAt type } } pageInfo { hasNextPage endCursor } } }`;
+const DEALS = `{ deals(asOf: "9999-12-31T00:00:00Z", first: 500) { edges { node { announcedAt terminatedAt } } } }`;
+const STRESS = `query Stress($defaulted: [String!]!, $recovery: Decimal!, $threshold: Decimal!, $asOf: DateTime!, $knownAt: DateTime, $basis: Basis!) {
+  stressTest(defaulted: $defaulted, recoveryRate: $recovery, threshold: $threshold, asOf: $asOf, knownAt: $knownAt, basis: $basis) {
+    defaulted rounds { number newDefaults losses { entityId lossUsd shareOfValuation } } } }`;
+const DAY_MS = 86_400_000;
+const DEBOUNCE_MS = 30;
+const PLAY_PAUSE_MS = 350;
+
+const query = new URLSearchParams(location.search);
+const state = {
+  asOf: query.get("asOf") ? dayOf(query.get("asOf")) : null,
+  knownAt: query.get("knownAt") || null,
+  basis: (query.get("basis") || "HEADLINE").toUpperCase(),
+  entity: query.get("entity") || null,
+  audit: query.get("audit") || null,
+};
+let timeline; // {first, pivot, last, max, toDay, toValue}
+let names = new Map();
+const defaults = new Set(); // what-if: entities picked to default
+let stressOn = false;
+
+const graph = new Graph($("graph"), $("tooltip"), (id) => selectEntity(id));
+const panel = new EntityPanel($("entity"), { onSelect: (id) => selectEntity(id), historyLink: (stream) => link({ audit: stream }) });
+const audit = new Audit(document, { keptFromUrl: () => query.get("digest") });
+window.dashboard = { graph, cy: graph.cy, state, valueOf: (iso) => timeline.toValue(dayOf(iso)) };
+
+// ---- state <-> URL ------------------------------------------------------------------------
+
+function params(extra = {}) {
+  const q = new URLSearchParams();
+  q.set("asOf", isoDay(state.asOf));
+  if (state.knownAt) q.set("knownAt", state.knownAt);
+  q.set("basis", state.basis.toLowerCase());
+  for (const [k, v] of Object.entries({ entity: state.entity, audit: state.audit, digest: query.get("digest"), ...extra })) {
+    if (v) q.set(k, v);
+  }
+  return q;
+}
+const link = (extra) => `?${params(extra)}`;
+const syncUrl = () => history.replaceState(null, "", link());
+const asOfIso = () => `${isoDay(state.asOf)}T00:00:00Z`;
+const variables = () => ({ asOf: asOfIso(), knownAt: state.knownAt, basis: state.basis });
+
+// ---- the ledger's history: the slider's range -----------------------------------------------
+
+/** The slider counts days; the years before the first deal (only registrations) are squeezed
+ * into the first eighth of its track so that the deal web's years get the room. */
+function makeTimeline(first, pivot, last) {
+  const pre = pivot - first;
+  const squeezed = pre > 365 ? Math.max(30, Math.round((last - pivot) / 8)) : 0;
+  const start = squeezed ? pivot : first;
+  return {
+    first, pivot: start, last, max: squeezed + (last - start),
+    toDay: (v) => (squeezed && v < squeezed ? first + Math.round((v * pre) / squeezed) : start + (v - squeezed)),
+    toValue: (d) => (squeezed && d < pivot ? Math.round(((d - first) * squeezed) / pre) : squeezed + (d - start)),
+  };
+}
+
+async function loadHistory() {
+  const times = [];
+  const activity = [];
+  try {
+    let after = null;
+    for (let page = 0; page < 20; page++) { // at most 10,000 events read for the range
+      const { edges, pageInfo } = (await gql(HISTORY, { after })).events;
+      for (const { node } of edges) {
+        times.push(Date.parse(node.effectiveAt));
+        if (node.type !== "EntityRegistered") activity.push(Date.parse(node.effectiveAt));
+      }
+      if (!pageInfo.hasNextPage) break;
+      after = pageInfo.endCursor;
+    }
+  } catch (error) {
+    if (error instanceof NeedsKey) throw error;
+    // `events` needs an auditor's key in production: fall back to the deals' own dates.
+    for (const { node } of (await gql(DEALS)).deals.edges) {
+      for (const at of [node.announcedAt, node.terminatedAt].filter(Boolean)) {
+        times.push(Date.parse(at));
+        activity.push(Date.parse(at));
+      }
+    }
+  }
+  if (!times.length) times.push(Date.now());
+  const first = Math.floor(Math.min(...times) / DAY_MS);
+  const last = Math.ceil(Math.max(...times) / DAY_MS);
+  const pivot = activity.length ? Math.floor(Math.min(...activity) / DAY_MS) : first;
+  timeline = makeTimeline(first, pivot, last);
+  const slider = $("slider");
+  slider.max = timeline.max;
+  $("ticks").innerHTML = [...new Set(activity.map((t) => Math.floor(t / DAY_MS)))]
+    .map((d) => `<option value="${timeline.toValue(d)}"></option>`).join("");
+  $("as-of").min = isoDay(first);
+  $("as-of").max = isoDay(last);
+  $("history-range").textContent = `history ${isoDay(first)} → ${isoDay(last)}` +
+    (timeline.pivot !== first ? ` (first deal ${isoDay(timeline.pivot)}; earlier years squeezed)` : "");
+}
+
+// ---- drawing ------------------------------------------------------------------------------
+
+let sequence = 0;
+let timer = null;
+let inFlight = null;
+let waiting = [];
+let movedAt = 0;
+const drawn = () => new Promise((resolve) => waiting.push(resolve));
+
+function showTime() {
+  $("slider").value = timeline.toValue(state.asOf);
+  $("as-of").value = isoDay(state.asOf);
+}
+
+/** A change of time or basis: redraw soon (moves in quick succession make one request). */
+function changed(at = performance.now()) {
+  movedAt = at;
+  syncUrl();
+  clearTimeout(timer);
+  timer = setTimeout(redraw, DEBOUNCE_MS);
+}
+
+async function redraw() {
+  const mine = ++sequence;
+  inFlight?.abort();
+  inFlight = new AbortController();
+  const vars = { ...variables(), compare: Boolean(state.knownAt) };
+  let data;
+  try {
+    data = await gql(VIEW, vars, { signal: inFlight.signal });
+  } catch (error) {
+    if (error.name === "AbortError") return;
+    failed(error);
+    data = null;
+  }
+  if (mine !== sequence) return;
+  if (!data) return waiting.splice(0).forEach((resolve) => resolve());
+  const start = performance.now();
+  graph.show(data.graph, data.flows, data.latest);
+  await graph.painted();
+  const end = performance.now();
+  window.__lastRedrawMs = end - start; // in-place update and paint, once the answer is here
+  window.__lastSliderToPaintMs = end - movedAt; // from the move: debounce + request + redraw
+  performance.measure("dashboard-redraw", { start, end });
+  performance.measure("dashboard-move-to-paint", { start: movedAt, end });
+  $("error").hidden = true;
+  names = new Map(data.graph.nodes.map((n) => [n.id, n.name]));
+  showFlows(data.flows);
+  showKnowledge(data);
+  showDefaultChoices(data.graph.nodes);
+  Object.assign($("graph").dataset, { asOf: isoDay(state.asOf), basis: state.basis, knownAt: state.knownAt || "" });
+  waiting.splice(0).forEach((resolve) => resolve());
+  if (state.entity) loadPanel();
+  if (stressOn) runStress();
+}
+
+function showFlows(flows) {
+  const name = (id) => escape(shortName(names.get(id) || id));
+  $("flows").innerHTML = flows.length
+    ? `<b>Circular flows</b> (smallest edge on the loop)<br>${flows.slice(0, 6).map((f) =>
+      `${[...f.entityIds, f.entityIds[0]].map(name).join(" → ")}: <span title="${exact(f.amountUsd)}">${money(f.amountUsd)}</span>`).join("<br>")}`
+    : "<b>Circular flows</b>: none";
+}
+
+function showKnowledge(data) {
+  const marker = $("knowledge-marker");
+  const later = graph.cy.$(".later").length;
+  const differs = graph.cy.$("edge.changed").length;
+  marker.hidden = !state.knownAt || (!later && !differs);
+  marker.innerHTML = marker.hidden ? "" : `⚠ As known at ${utc(state.knownAt)}, the ledger's view of ${isoDay(state.asOf)}
+    differs from what it knows now: ${later} entit${later === 1 ? "y or edge" : "ies or edges"} recorded later (dotted),
+    ${differs} edge amount${differs === 1 ? "" : "s"} since changed (pink underlay).`;
+  $("known-now").disabled = !state.knownAt;
+}
+
+function failed(error) {
+  if (error instanceof NeedsKey) {
+    $("key-prompt").hidden = false;
+    return;
+  }
+  $("error").hidden = false;
+  $("error").textContent = `The ledger answered: ${error.message}`;
+}
+
+// ---- entity panel, what-if ----------------------------------------------------------------
+
+function loadPanel() {
+  const from = `${isoDay(Math.min(timeline.pivot, state.asOf - 365))}T00:00:00Z`;
+  panel.load(state.entity, { ...variables(), from }).catch(failed);
+}
+
+function selectEntity(id) {
+  state.entity = id;
+  graph.select(id);
+  syncUrl();
+  openTab("entity");
+  $("entity-hint").hidden = true;
+  loadPanel();
+}
+
+function showDefaultChoices(nodes) {
+  $("whatif-entities").innerHTML = [...nodes].sort((a, b) => a.name.localeCompare(b.name)).map((n) =>
+    `<label><input type="checkbox" value="${escape(n.id)}" ${defaults.has(n.id) ? "checked" : ""}> ${escape(n.name)}</label>`).join("");
+}
+
+async function runStress() {
+  if (!defaults.size) return;
+  stressOn = true;
+  const data = await gql(STRESS, {
+    ...variables(), defaulted: [...defaults], recovery: $("recovery").value || "0", threshold: $("threshold").value || "1",
+  }).catch(failed);
+  if (!data) return;
+  const result = data.stressTest;
+  const overlay = new Map([...defaults].map((id) => [id, { defaulted: true, round: 0 }]));
+  for (const round of result.rounds) {
+    for (const id of round.newDefaults) overlay.set(id, { defaulted: true, round: round.number });
+  }
+  const last = result.rounds.at(-1);
+  for (const loss of last?.losses || []) {
+    if (!overlay.has(loss.entityId)) overlay.set(loss.entityId, { lossUsd: loss.lossUsd, share: loss.shareOfValuation });
+  }
+  graph.overlay = overlay;
+  redrawOverlay();
+  const name = (id) => escape(names.get(id) || id);
+  const total = (last?.losses || []).reduce((sum, l) => sum + Number(l.lossUsd), 0);
+  $("whatif-result").innerHTML = `<p id="whatif-summary">${result.rounds.length} round${result.rounds.length === 1 ? "" : "s"};
+    defaulted at the end: ${result.defaulted.map(name).join(", ")}; losses of the others ${money(total)}.</p>
+    ${result.rounds.map((r) => `<h3>Round ${r.number}${r.newDefaults.length ? ` — defaults: ${r.newDefaults.map(name).join(", ")}` : ""}</h3>
+    <table><tr><th>entity</th><th class="num">loss</th><th class="num">of valuation</th></tr>
+    ${r.losses.map((l) => `<tr><td>${name(l.entityId)}</td><td class="num" title="${exact(l.lossUsd)}">${money(l.lossUsd)}</td>
+      <td class="num">${percent(l.shareOfValuation)}</td></tr>`).join("")}</table>`).join("")}`;
+}
+
+function redrawOverlay() {
+  // restyle the nodes already drawn: labels and classes from the overlay
+  graph.cy.batch(() => graph.cy.nodes().forEach((node) => {
+    const d = node.data();
+    const fresh = graph.nodeData({ id: d.id, name: d.name, kind: d.kind, valuationUsd: d.valuation });
+    const hit = graph.overlay.get(d.id);
+    node.data(fresh).removeClass("defaulted loss").addClass(hit?.defaulted ? "defaulted" : hit ? "loss" : "");
+  }));
+}
+
+// ---- tabs, controls -------------------------------------------------------------------------
+
+function openTab(name) {
+  document.querySelectorAll("[role=tab]").forEach((tab) => tab.setAttribute("aria-selected", String(tab.dataset.tab === name)));
+  document.querySelectorAll("[role=tabpanel]").forEach((p) => { p.hidden = p.id !== `tab-${name}`; });
+  if (name === "audit" && !audit.filter) {
+    audit.head().catch(failed);
+    audit.show({ stream: state.audit }).catch(failed);
+  }
+}
+
+let playing = false;
+async function play() {
+  playing = !playing;
+  $("play").textContent = playing ? "⏸" : "▶";
+  if (playing && state.asOf >= timeline.last) state.asOf = timeline.pivot;
+  while (playing && state.asOf < timeline.last) {
+    state.asOf = Math.min(nextMonthEnd(state.asOf), timeline.last);
+    showTime();
+    const done = drawn();
+    changed();
+    await done;
+    await new Promise((resolve) => setTimeout(resolve, PLAY_PAUSE_MS));
+  }
+  playing = false;
+  $("play").textContent = "▶";
+}
+
+function wire() {
+  $("slider").addEventListener("input", (event) => {
+    state.asOf = timeline.toDay(Number(event.target.value));
+    $("as-of").value = isoDay(state.asOf);
+    changed(event.timeStamp);
+  });
+  $("as-of").addEventListener("change", (event) => {
+    if (!event.target.value) return;
+    state.asOf = Math.max(timeline.first, Math.min(timeline.last, dayOf(event.target.value)));
+    showTime();
+    changed(event.timeStamp);
+  });
+  $("play").addEventListener("click", play);
+  document.querySelectorAll("input[name=basis]").forEach((radio) => radio.addEventListener("change", () => {
+    state.basis = radio.value;
+    changed();
+  }));
+  $("known-at").addEventListener("change", (event) => {
+    state.knownAt = localInputToUtc(event.target.value);
+    changed();
+  });
+  $("known-now").addEventListener("click", () => {
+    state.knownAt = null;
+    $("known-at").value = "";
+    changed();
+  });
+  document.querySelectorAll("[role=tab]").forEach((tab) => tab.addEventListener("click", () => openTab(tab.dataset.tab)));
+  $("whatif-entities").addEventListener("change", (event) => {
+    if (event.target.checked) defaults.add(event.target.value);
+    else defaults.delete(event.target.value);
+  });
+  $("whatif-run").addEventListener("click", () => runStress());
+  $("whatif-clear").addEventListener("click", () => {
+    stressOn = false;
+    defaults.clear();
+    graph.overlay = new Map();
+    redrawOverlay();
+    $("whatif-result").innerHTML = "";
+    document.querySelectorAll("#whatif-entities input").forEach((box) => { box.checked = false; });
+  });
+  $("audit-filter").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.audit = $("audit-stream").value.trim() || null;
+    syncUrl();
+    audit.show({ stream: state.audit, from: localInputToUtc($("audit-from").value), to: localInputToUtc($("audit-to").value) }).catch(failed);
+  });
+  document.addEventListener("click", (event) => { // a deal's "history" link opens the audit view
+    const a = event.target.closest("a[data-stream]");
+    if (!a || event.ctrlKey || event.metaKey) return;
+    event.preventDefault();
+    state.audit = a.dataset.stream;
+    syncUrl();
+    openTab("audit");
+    audit.show({ stream: state.audit }).catch(failed);
+  });
+  $("key-button").addEventListener("click", () => { $("key-prompt").hidden = !$("key-prompt").hidden; });
+  $("key-save").addEventListener("click", () => {
+    apiKey.set($("key-input").value.trim());
+    $("key-input").value = "";
+    $("key-prompt").hidden = true;
+    start();
+  });
+  $("legend").innerHTML = `${Object.entries(COLOURS).map(([k, c]) => `<i style="background:${c}"></i>${k.replace("_", " ")}`).join("")}
+    <br>node size: valuation (dashed: none recorded) · edge width: amount (dashed: no USD figure) ·
+    <span style="color:#b45309">amber</span>: circular flow`;
+}
+
+// ---- start --------------------------------------------------------------------------------
+
+async function start() {
+  $("key-button").textContent = apiKey.get() ? "key ✓" : "key";
+  try {
+    await loadHistory();
+    state.asOf = Math.max(timeline.first, Math.min(timeline.last, state.asOf ?? timeline.last));
+    document.querySelector(`input[name=basis][value=${CSS.escape(state.basis)}]`).checked = true;
+    $("known-at").value = utcToLocalInput(state.knownAt);
+    // one layout for the whole web, scaled by headline amounts (the largest of the bases)
+    const full = await gql(VIEW, { asOf: `${isoDay(timeline.last)}T00:00:00Z`, basis: "HEADLINE", compare: false });
+    graph.layout(full.graph);
+    showTime();
+    changed();
+    await drawn();
+    if (state.entity) selectEntity(state.entity);
+    if (state.audit) openTab("audit");
+  } catch (error) {
+    failed(error);
+  }
+}
+
+wire();
+start();
