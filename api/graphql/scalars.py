@@ -28,6 +28,9 @@ DateTime = strawberry.scalar(
 )
 
 
+MAX_EXPONENT = 40
+
+
 def parse_decimal(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(
@@ -40,6 +43,12 @@ def parse_decimal(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not a decimal number") from None
     if not parsed.is_finite():
         raise ValueError(f"{value!r} is not a finite number")
+    # Refused before anything writes it out in full: "1e999999999" is 22 bytes and a
+    # gigabyte of digits. No amount, ratio or rate of the ledger comes near these bounds.
+    if parsed and not -MAX_EXPONENT <= parsed.adjusted() <= MAX_EXPONENT:
+        raise ValueError(
+            f"{value!r} is out of range (at most {MAX_EXPONENT} digits either side of the point)"
+        )
     return parsed
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError, NoSchemaIntrospectionCustomRule
+from sqlalchemy.exc import DataError
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -36,6 +37,7 @@ from ledger.read_models import queries
 
 from ..observability import EVENTS_APPENDED
 from .context import run
+from .errors import DatabaseInputErrors, RefuseNul
 from .scalars import DateTime, DecimalScalar
 from .types import (
     At,
@@ -89,6 +91,11 @@ async def _ask(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise _bad_input(exc) from None
     except NotFound as exc:
         raise GraphQLError(str(exc), extensions={"code": "NOT_FOUND"}) from None
+    except DataError as exc:  # input PostgreSQL cannot take (a NUL in a text): say so, no SQL
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid input"
+        raise GraphQLError(
+            f"invalid argument: {reason}", extensions={"code": "BAD_USER_INPUT"}
+        ) from None
 
 
 AsOf = Annotated[dt.datetime | None, strawberry.argument(description="Valid time (default: now).")]
@@ -460,11 +467,11 @@ async def _record(info: Info, command: str, **arguments: Any) -> RecordResult:
     trail = {"actor": context.actor or "anonymous", "actor_role": context.role or "none"}
     if context.request_id:
         trail["request_id"] = context.request_id
-    options["metadata"] = {
-        **(arguments.pop("metadata", None) or {}),
-        **options.get("metadata", {}),
-        **trail,
-    }
+    given = options.get("metadata", arguments.pop("metadata", None))
+    given = {} if given is None else given
+    if not isinstance(given, dict):
+        return ValidationProblem(field="metadata", message="metadata: must be an object")
+    options["metadata"] = {**given, **trail}
     if not info.context.may("write"):
         return ForbiddenProblem(
             message="recording events needs a writer's API key "
@@ -724,6 +731,8 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
+        RefuseNul,
+        DatabaseInputErrors,
     ]
     return strawberry.Schema(
         query=Query,

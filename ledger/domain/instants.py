@@ -20,4 +20,7 @@ def parse_instant(value: Any) -> dt.datetime:
         raise ValueError(f"{value!r} is not an ISO-8601 date or date-time") from None
     if parsed.tzinfo is None:
         raise ValueError(f"{value!r} has no timezone: add Z or an offset such as +00:00")
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise ValueError(f"{value!r} is out of range in UTC (years 1 to 9999)") from None

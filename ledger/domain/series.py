@@ -42,13 +42,16 @@ def points(start: dt.datetime, end: dt.datetime, interval: str) -> list[dt.datet
     out = []
     step = 0
     while True:
-        if interval == "DAY":
-            t = start + dt.timedelta(days=step)
-        elif interval == "WEEK":
-            t = start + dt.timedelta(weeks=step)
-        else:
-            months = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}[interval] * step
-            t = _add_months(start, months, start.day)
+        try:
+            if interval == "DAY":
+                t = start + dt.timedelta(days=step)
+            elif interval == "WEEK":
+                t = start + dt.timedelta(weeks=step)
+            else:
+                months = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}[interval] * step
+                t = _add_months(start, months, start.day)
+        except (OverflowError, ValueError):  # the next step is past the year 9999
+            return out
         if t > end:
             return out
         out.append(t)

@@ -141,8 +141,10 @@ async function redraw() {
   inFlight = new AbortController();
   const vars = { ...variables(), compare: Boolean(state.knownAt) };
   let data;
+  const asked = performance.now();
   try {
     data = await gql(VIEW, vars, { signal: inFlight.signal });
+    window.__lastRequestMs = performance.now() - asked;
   } catch (error) {
     if (error.name === "AbortError") return;
     failed(error);
@@ -152,6 +154,7 @@ async function redraw() {
   if (!data) return waiting.splice(0).forEach((resolve) => resolve());
   const start = performance.now();
   graph.show(data.graph, data.flows, data.latest);
+  window.__lastUpdateMs = performance.now() - start;
   await graph.painted();
   const end = performance.now();
   window.__lastRedrawMs = end - start; // in-place update and paint, once the answer is here
@@ -199,18 +202,29 @@ function failed(error) {
 
 // ---- entity panel, what-if ----------------------------------------------------------------
 
-function loadPanel() {
-  const from = `${isoDay(Math.min(timeline.pivot, state.asOf - 365))}T00:00:00Z`;
-  panel.load(state.entity, { ...variables(), from }).catch(failed);
+/** Where the panel's monthly series start: asOf's month and day, in the year of the first deal
+ * (at least a year back), so that the last point of the series is asOf itself. */
+function seriesFrom() {
+  const asOf = new Date(state.asOf * DAY_MS);
+  const month = asOf.getUTCMonth();
+  const day = month === 1 ? Math.min(asOf.getUTCDate(), 28) : asOf.getUTCDate(); // most years lack 29 February
+  const since = Math.min(timeline.pivot, state.asOf - 365) * DAY_MS;
+  let year = new Date(since).getUTCFullYear();
+  if (Date.UTC(year, month, day) > since) year -= 1;
+  return new Date(Date.UTC(year, month, day)).toISOString();
 }
 
-function selectEntity(id) {
+function loadPanel() {
+  panel.load(state.entity, { ...variables(), from: seriesFrom() }).catch(failed);
+}
+
+function selectEntity(id, { load = true } = {}) {
   state.entity = id;
   graph.select(id);
   syncUrl();
   openTab("entity");
   $("entity-hint").hidden = true;
-  loadPanel();
+  if (load) loadPanel();
 }
 
 function showDefaultChoices(nodes) {
@@ -366,7 +380,7 @@ async function start() {
     showTime();
     changed();
     await drawn();
-    if (state.entity) selectEntity(state.entity);
+    if (state.entity) selectEntity(state.entity, { load: false }); // the redraw loaded its panel
     if (state.audit) openTab("audit");
   } catch (error) {
     failed(error);

@@ -3,6 +3,9 @@
 import { gql } from "./api.js";
 import { escape, utc } from "./format.js";
 
+const clip = (text, n = 70) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
+const effective = (iso) => (iso.endsWith("T00:00:00Z") ? iso.slice(0, 10) : utc(iso));
+
 const FIELDS = "position stream type effectiveAt recordedAt source hash prevHash";
 const EVENTS = `query Audit($stream: String, $from: DateTime, $to: DateTime, $after: String) {
   events(stream: $stream, recordedFrom: $from, recordedTo: $to, first: 20, after: $after) {
@@ -14,8 +17,9 @@ const KEPT = "ledger-kept-digest";
 
 function sourceLink(source) {
   const url = source?.url && /^https?:\/\//.test(source.url) ? source.url : null;
-  const text = escape(source?.title || source?.url || "—");
-  return url ? `<a href="${escape(url)}" target="_blank" rel="noopener noreferrer" title="${escape(source.note || "")}">${text}</a>` : text;
+  const text = escape(clip(source?.title || source?.url || "—"));
+  const title = escape([source?.title, source?.note].filter(Boolean).join("\n"));
+  return url ? `<a href="${escape(url)}" target="_blank" rel="noopener noreferrer" title="${title}">${text}</a>` : text;
 }
 
 export class Audit {
@@ -58,9 +62,9 @@ export class Audit {
     this.$("audit-events").innerHTML = `<table><tr><th class="num">pos.</th><th>event</th><th>effective / recorded (UTC)</th><th>source</th><th>hash</th></tr>
       ${events.map((e) => `<tr data-position="${e.position}"><td class="num">${e.position}</td>
         <td>${escape(e.type)}<br><span class="muted stream">${escape(e.stream)}</span></td>
-        <td>${utc(e.effectiveAt)}<br><span class="muted">${utc(e.recordedAt)}</span></td>
+        <td>${effective(e.effectiveAt)}<br><span class="muted">${utc(e.recordedAt)}</span></td>
         <td>${sourceLink(e.source)}</td>
-        <td><code title="hash ${e.hash}\nprevious ${e.prevHash}">${e.hash.slice(0, 12)}…</code></td></tr>`).join("")}
+        <td><code title="hash ${e.hash}\nprevious ${e.prevHash}">${e.hash.slice(0, 10)}…</code></td></tr>`).join("")}
       </table>${events.length ? "" : `<p class="muted">No events.</p>`}`;
   }
 

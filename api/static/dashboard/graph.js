@@ -68,6 +68,7 @@ export class Graph {
     this.cy.on("mouseover", "node, edge", (event) => this.showTip(event.target, event.renderedPosition));
     this.cy.on("mouseout", "node, edge", () => { this.tooltip.hidden = true; });
     this.cy.on("pan zoom", () => { this.tooltip.hidden = true; });
+    container.addEventListener("mouseleave", () => { this.tooltip.hidden = true; });
   }
 
   /** Lay out the whole web (its last state) once; later views reuse these positions. */
@@ -78,10 +79,10 @@ export class Graph {
     this.cy.add(this.elements(view, [], null));
     this.cy.layout({
       name: "cose", animate: false, randomize: false, nodeRepulsion: () => 120000,
-      idealEdgeLength: () => 90, nodeOverlap: 40, gravity: 0.6, numIter: 2500, padding: 40,
+      idealEdgeLength: () => 90, nodeOverlap: 40, gravity: 0.6, numIter: 2500, padding: 60,
     }).run();
     this.cy.nodes().forEach((n) => this.positions.set(n.id(), { ...n.position() }));
-    this.cy.fit(undefined, 40);
+    this.cy.fit(undefined, 60);
   }
 
   /** Where a node goes: its place in the layout, else a spot on an outer ring. */
@@ -165,9 +166,17 @@ export class Graph {
     });
   }
 
-  /** Resolves once the browser has painted the frame after the last change. */
+  /** Resolves once Cytoscape has drawn the last change (or, if there was nothing to draw, after
+   * two animation frames). */
   painted() {
-    return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
+    return new Promise((resolve) => {
+      const finish = () => {
+        this.cy.off("render", finish);
+        resolve();
+      };
+      this.cy.one("render", finish);
+      requestAnimationFrame(() => requestAnimationFrame(finish));
+    });
   }
 
   showTip(target, at) {

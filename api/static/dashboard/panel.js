@@ -30,8 +30,8 @@ function chart(element, title, x, series) {
   return new uPlot({
     title, width, height: 170, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
     scales: { x: { time: true } },
-    axes: [{}, { size: 62, values: (u, values) => values.map((v) => money(v)) }],
-    series: [{ value: (u, v) => (v ? isoDay(v / 86400) : "") }, ...series.map((s) => ({
+    axes: [{}, { size: 72, values: (u, values) => values.map((v) => money(v)) }],
+    series: [{ label: "date", value: (u, v) => (v ? isoDay(v / 86400) : "") }, ...series.map((s) => ({
       spanGaps: true, width: 2, points: { show: true, size: 5 }, value: (u, v) => money(v), ...s,
     }))],
   }, [x, ...series.map((s) => s.data)], element);
