@@ -24,11 +24,13 @@ const DAY_MS = 86_400_000;
 const DEBOUNCE_MS = 30;
 const PLAY_PAUSE_MS = 350;
 
+const BASES = ["HEADLINE", "COMMITTED", "FUNDED"];
 const query = new URLSearchParams(location.search);
+const given = (name, valid) => (valid(query.get(name) || "") ? query.get(name) : null); // a bad link is ignored
 const state = {
-  asOf: query.get("asOf") ? dayOf(query.get("asOf")) : null,
-  knownAt: query.get("knownAt") || null,
-  basis: (query.get("basis") || "HEADLINE").toUpperCase(),
+  asOf: given("asOf", (v) => !Number.isNaN(Date.parse(v))) && dayOf(query.get("asOf")),
+  knownAt: given("knownAt", (v) => !Number.isNaN(Date.parse(v))),
+  basis: given("basis", (v) => BASES.includes(v.toUpperCase()))?.toUpperCase() || "HEADLINE",
   entity: query.get("entity") || null,
   audit: query.get("audit") || null,
 };
@@ -110,7 +112,7 @@ async function loadHistory() {
   $("as-of").min = isoDay(first);
   $("as-of").max = isoDay(last);
   $("history-range").textContent = `history ${isoDay(first)} → ${isoDay(last)}` +
-    (timeline.pivot !== first ? ` (first deal ${isoDay(timeline.pivot)}; earlier years squeezed)` : "");
+    (timeline.pivot !== first ? ` (only registrations before ${isoDay(timeline.pivot)}: squeezed)` : "");
 }
 
 // ---- drawing ------------------------------------------------------------------------------
@@ -118,7 +120,7 @@ async function loadHistory() {
 let sequence = 0;
 let timer = null;
 let inFlight = null;
-let waiting = [];
+const waiting = [];
 let movedAt = 0;
 const drawn = () => new Promise((resolve) => waiting.push(resolve));
 
@@ -139,19 +141,23 @@ async function redraw() {
   const mine = ++sequence;
   inFlight?.abort();
   inFlight = new AbortController();
-  const vars = { ...variables(), compare: Boolean(state.knownAt) };
-  let data;
   const asked = performance.now();
+  let data = null;
   try {
-    data = await gql(VIEW, vars, { signal: inFlight.signal });
+    data = await gql(VIEW, { ...variables(), compare: Boolean(state.knownAt) }, { signal: inFlight.signal });
     window.__lastRequestMs = performance.now() - asked;
   } catch (error) {
-    if (error.name === "AbortError") return;
+    if (error.name === "AbortError") return; // a newer move took over
     failed(error);
-    data = null;
   }
   if (mine !== sequence) return;
-  if (!data) return waiting.splice(0).forEach((resolve) => resolve());
+  if (data) await draw(data);
+  waiting.splice(0).forEach((resolve) => resolve());
+  if (data && state.entity) loadPanel();
+  if (data && stressOn) runStress();
+}
+
+async function draw(data) {
   const start = performance.now();
   graph.show(data.graph, data.flows, data.latest);
   window.__lastUpdateMs = performance.now() - start;
@@ -164,12 +170,9 @@ async function redraw() {
   $("error").hidden = true;
   names = new Map(data.graph.nodes.map((n) => [n.id, n.name]));
   showFlows(data.flows);
-  showKnowledge(data);
+  showKnowledge();
   showDefaultChoices(data.graph.nodes);
   Object.assign($("graph").dataset, { asOf: isoDay(state.asOf), basis: state.basis, knownAt: state.knownAt || "" });
-  waiting.splice(0).forEach((resolve) => resolve());
-  if (state.entity) loadPanel();
-  if (stressOn) runStress();
 }
 
 function showFlows(flows) {
@@ -180,7 +183,7 @@ function showFlows(flows) {
     : "<b>Circular flows</b>: none";
 }
 
-function showKnowledge(data) {
+function showKnowledge() {
   const marker = $("knowledge-marker");
   const later = graph.cy.$(".later").length;
   const differs = graph.cy.$("edge.changed").length;
