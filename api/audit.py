@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from litestar import get
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from ledger.auth import allowed
@@ -35,8 +35,8 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
 async def export(
     state: State,
     headers: dict[str, str],
-    from_position: int | None = Parameter(query="fromPosition", default=None, ge=1),
-    to_position: int | None = Parameter(query="toPosition", default=None, ge=1),
+    from_position: int | None = QueryParameter(name="fromPosition", default=None, ge=1),
+    to_position: int | None = QueryParameter(name="toPosition", default=None, ge=1),
 ) -> Stream:
     ledger: Ledger = state.ledger
     key = presented_key(headers)
