@@ -45,7 +45,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -58,9 +57,10 @@ for path in (ROOT, ROOT / "bench"):
 import httpx  # noqa: E402
 import orjson  # noqa: E402
 import psycopg  # noqa: E402
-from append import database_url, machine_facts, server_facts  # noqa: E402
+from append import machine_facts, server_facts  # noqa: E402
 from litestar import Litestar, get  # noqa: E402
 from litestar.datastructures import State  # noqa: E402
+from queries import APP_ROLE, open_bench_database  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -70,8 +70,6 @@ from ledger.domain import analysis, views  # noqa: E402
 from ledger.read_models import queries  # noqa: E402
 from ledger.synth import START  # noqa: E402
 
-DATABASE = "bench_queries"  # the ledger bench/queries.py makes and keeps with --reuse
-APP_ROLE = "ledger_app"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "api.json"
 TARGET_OVERHEAD = 2.0  # GraphQL within 2x the plain route
 LARGE_ANSWER_NODES = 500  # a two-hop answer beyond this many nodes is around a hub
@@ -253,25 +251,7 @@ def prepare_ledger(args: argparse.Namespace, console: Console, stack: contextlib
     from ledger.store.migrate import upgrade
     from ledger.synth import synth
 
-    embedded = None
-    if args.database_url:
-        server_url = args.database_url
-    else:
-        from ledger.store.embedded import EmbeddedPostgres
-
-        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ledger-bench-"))
-        embedded = EmbeddedPostgres(Path(tmp)).start()
-        stack.callback(embedded.stop)
-        server_url = embedded.owner_url
-    admin = stack.enter_context(psycopg.connect(server_url, autocommit=True))
-    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
-    fresh = not (args.reuse and exists.fetchone())
-    if fresh:
-        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    if not args.reuse:
-        stack.callback(admin.execute, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-    url = database_url(server_url, DATABASE)
+    url, admin, embedded, fresh = open_bench_database(args, stack)
     owner = make_engine(url, pool_size=1)
     upgrade(owner, app_role=APP_ROLE)
     engine = make_engine(url, app_role=APP_ROLE, pool_size=1)

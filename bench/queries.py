@@ -69,6 +69,32 @@ TARGET_EXPOSURE_P99_MS = 20.0
 TARGET_REBUILD_SHARE = 0.25
 
 
+def open_bench_database(args: argparse.Namespace, stack: contextlib.ExitStack):
+    """The synthetic ledger's database, ``bench_queries``: on ``--database-url`` or a throwaway
+    embedded server; created afresh unless ``--reuse`` finds it (and then kept). Returns its
+    URL, the admin connection, the embedded server if any, and whether it was created now.
+    Shared with bench/api.py, which measures the API on the same ledger."""
+    embedded = None
+    if args.database_url:
+        server_url = args.database_url
+    else:
+        from ledger.store.embedded import EmbeddedPostgres
+
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ledger-bench-"))
+        embedded = EmbeddedPostgres(Path(tmp)).start()
+        stack.callback(embedded.stop)
+        server_url = embedded.owner_url
+    admin = stack.enter_context(psycopg.connect(server_url, autocommit=True))
+    exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+    fresh = not (args.reuse and exists.fetchone())
+    if fresh:
+        admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{DATABASE}"')
+    if not args.reuse:
+        stack.callback(admin.execute, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+    return database_url(server_url, DATABASE), admin, embedded, fresh
+
+
 def _progress(console: Console) -> Progress:
     return Progress(
         TextColumn("{task.description}"),
@@ -239,25 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(width=None if sys.stdout.isatty() else 120)
     with contextlib.ExitStack() as stack:
-        embedded = None
-        if args.database_url:
-            server_url = args.database_url
-        else:
-            from ledger.store.embedded import EmbeddedPostgres
-
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="ledger-bench-"))
-            embedded = EmbeddedPostgres(Path(tmp)).start()
-            stack.callback(embedded.stop)
-            server_url = embedded.owner_url
-        admin = stack.enter_context(psycopg.connect(server_url, autocommit=True))
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
-        fresh = not (args.reuse and exists.fetchone())
-        if fresh:
-            admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{DATABASE}"')
-        if not args.reuse:
-            stack.callback(admin.execute, f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        url = database_url(server_url, DATABASE)
+        url, admin, embedded, fresh = open_bench_database(args, stack)
         owner = make_engine(url, pool_size=1)
         upgrade(owner, app_role=APP_ROLE)
         owner.dispose()
