@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -60,8 +61,10 @@ from tests.e2e.processes import Server, clean_env
 
 SDL = (Path(__file__).resolve().parents[2] / "api" / "schema.graphql").read_text()
 
-QUERY_EXAMPLES = 700
-MUTATION_EXAMPLES = 300  # together: the 1,000 generated operations per run
+# Together the 1,000 generated operations per run; the larger run of
+# docs/reliability.md sets LEDGER_TEST_RELIABILITY_FUZZ_QUERIES / _FUZZ_MUTATIONS.
+QUERY_EXAMPLES = int(os.environ.get("LEDGER_TEST_RELIABILITY_FUZZ_QUERIES") or 700)
+MUTATION_EXAMPLES = int(os.environ.get("LEDGER_TEST_RELIABILITY_FUZZ_MUTATIONS") or 300)
 
 # -- the seed: a small web the generated operations can find ---------------------------------
 
