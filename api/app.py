@@ -11,15 +11,15 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import Scope
 from strawberry.litestar import make_graphql_controller
 
-from api.audit import export, presented_key
+from api.audit import export
 from api.caching import past_queries_cached
+from api.callers import caller
 from api.dashboard import dashboard
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
@@ -30,7 +30,6 @@ from ledger.read_models.projector import Projector
 from ledger.runtime import Ledger, check_schema, open_ledger
 from ledger.settings import Settings
 from ledger.store.engine import listen_url
-from ledger.store.keys import key_of
 from ledger.store.tail import Tail
 
 
@@ -79,14 +78,7 @@ def _graphql_controller(production: bool) -> type:
     # and websockets (subscriptions), whose connection carries the key in its headers.
     async def context(state: State, headers: dict[str, str], scope: Scope) -> Context:
         ledger: Ledger = state.ledger
-        key = presented_key(headers)
-        found = await asyncio.to_thread(key_of, ledger.engine, key) if key else None
-        if key and found is None:
-            raise NotAuthorizedException("this API key is unknown or revoked")
-        if production and found is None:
-            raise NotAuthorizedException(
-                "an API key is required: Authorization: Bearer <key> (`ledger keys create`)"
-            )
+        found = await caller(ledger, headers)
         return Context(
             ledger=ledger,
             role=found.role if found else None,

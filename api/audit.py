@@ -7,28 +7,18 @@ role that may read the raw log (`events`): open locally, an auditor's key in pro
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-
 from litestar import get
 from litestar.datastructures import State
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.params import QueryParameter
 from litestar.response import Stream
 
+from api.callers import caller
 from ledger.auth import allowed
 from ledger.runtime import Ledger
-from ledger.store.keys import key_of
 from ledger.transfer.exporter import export_lines
 
 EXPORT_MEDIA_TYPE = "application/x-ndjson"
-
-
-def presented_key(headers: Mapping[str, str]) -> str | None:
-    header = headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return headers.get("x-api-key") or None
 
 
 @get("/export")
@@ -39,17 +29,9 @@ async def export(
     to_position: int | None = QueryParameter(name="toPosition", default=None, ge=1),
 ) -> Stream:
     ledger: Ledger = state.ledger
-    key = presented_key(headers)
-    found = await asyncio.to_thread(key_of, ledger.engine, key) if key else None
-    if key and found is None:
-        raise NotAuthorizedException("this API key is unknown or revoked")
-    production = ledger.settings.env == "production"
-    if production and found is None:
-        raise NotAuthorizedException(
-            "an auditor's API key is required: Authorization: Bearer <key>"
-        )
+    found = await caller(ledger, headers)
     # the rule of `events` (api.graphql.context.Context.may): open locally, roles in production
-    if production and not allowed(found.role if found else None, "audit"):
+    if ledger.settings.env == "production" and not allowed(found.role if found else None, "audit"):
         raise PermissionDeniedException("the audit export needs an auditor's API key")
     lines = export_lines(ledger.store, from_position=from_position, to_position=to_position)
     return Stream(
