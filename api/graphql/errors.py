@@ -24,17 +24,20 @@ class DatabaseInputErrors(SchemaExtension):
         result.errors = [_told(error) for error in result.errors]
 
 
-def _told(error: GraphQLError) -> GraphQLError:
-    cause = error.original_error
-    if not isinstance(cause, DataError):
-        return error
+def bad_database_input(cause: DataError, error: GraphQLError | None = None) -> GraphQLError:
+    """The error a client sees for a value PostgreSQL refused: the reason, no SQL."""
     reason = str(cause.orig).splitlines()[0] if cause.orig is not None else "invalid input"
     return GraphQLError(
         f"invalid argument: {reason}",
-        nodes=error.nodes,
-        path=error.path,
+        nodes=error.nodes if error else None,
+        path=error.path if error else None,
         extensions={"code": "BAD_USER_INPUT"},
     )
+
+
+def _told(error: GraphQLError) -> GraphQLError:
+    cause = error.original_error
+    return bad_database_input(cause, error) if isinstance(cause, DataError) else error
 
 
 NUL = "\x00"

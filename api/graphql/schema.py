@@ -37,7 +37,7 @@ from ledger.read_models import queries
 
 from ..observability import EVENTS_APPENDED
 from .context import run
-from .errors import DatabaseInputErrors, RefuseNul
+from .errors import DatabaseInputErrors, RefuseNul, bad_database_input
 from .scalars import DateTime, DecimalScalar
 from .types import (
     At,
@@ -91,11 +91,8 @@ async def _ask(fn: Any, *args: Any, **kwargs: Any) -> Any:
         raise _bad_input(exc) from None
     except NotFound as exc:
         raise GraphQLError(str(exc), extensions={"code": "NOT_FOUND"}) from None
-    except DataError as exc:  # input PostgreSQL cannot take (a NUL in a text): say so, no SQL
-        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid input"
-        raise GraphQLError(
-            f"invalid argument: {reason}", extensions={"code": "BAD_USER_INPUT"}
-        ) from None
+    except DataError as exc:  # input PostgreSQL cannot take: say so, no SQL
+        raise bad_database_input(exc) from None
 
 
 AsOf = Annotated[dt.datetime | None, strawberry.argument(description="Valid time (default: now).")]
