@@ -212,21 +212,20 @@ class EventStore:
         prepared: list[PreparedEvent],
         expected_version: int | None,
     ) -> list[RecordedEvent]:
-        """One round trip: events_append() (migration 0002) pipelined with the COMMIT."""
+        """One statement, its own transaction: events_append() (migration 0008) locks, links,
+        inserts and notifies, and the commit follows in the same round trip."""
         params = (stream, expected_version, function_batch(prepared))
+        conn.autocommit = True
         try:
-            with conn.pipeline():
-                result = conn.execute(_APPEND_SQL, params)
-                conn.execute(_NOTIFY_SQL)
-                conn.commit()  # harmless for 'replayed' and 'conflict': nothing was written
+            rows = conn.execute(_APPEND_SQL, params).fetchall()
         except psycopg.errors.UniqueViolation as error:
             if error.diag.constraint_name != "events_event_id_key":
                 raise
-            # A concurrent append recorded one of these ids after our retry check: ask again,
-            # and the function answers 'replayed' (or refuses a partial retry as usual).
-            conn.rollback()
-            return self._append_in_database(conn, stream, prepared, expected_version)
-        rows = result.fetchall()
+            # A retry without an expected version: the unique key found a recorded id.
+            return self._replayed(stream, prepared, self._existing(conn, prepared))
+        finally:
+            if not conn.closed:
+                conn.autocommit = False
         outcome = rows[0][0]
         if outcome == "replayed":
             return self._replayed(stream, prepared, self._existing(conn, prepared))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 
+import psycopg
 import pytest
 from sqlalchemy import text
 
@@ -13,9 +14,14 @@ from ledger.domain.envelope import DEFAULT_MAX_EVENT_BYTES, NewEvent, prepare
 from ledger.domain.errors import DuplicateEvent, ValidationError, VersionConflict
 from ledger.store import EventStore
 from ledger.store.engine import make_engine
-from ledger.store.event_store import _FUNCTION_MAX_EVENTS, APPEND_LOCK_KEY, function_batch
+from ledger.store.event_store import (
+    _FUNCTION_MAX_EVENTS,
+    APPEND_LOCK_KEY,
+    APPENDED_CHANNEL,
+    function_batch,
+)
 from ledger.store.verify import verify
-from tests.conftest import APP_ROLE, TestDatabase
+from tests.conftest import APP_ROLE, TestDatabase, libpq_url
 from tests.factories import registered, valuation
 
 
@@ -243,12 +249,22 @@ def test_either_append_path_refuses_a_stale_expected_version(store: EventStore, 
 
 
 @PATHS
-def test_either_append_path_answers_a_retry_with_the_original(store: EventStore, size: int) -> None:
+@pytest.mark.parametrize("expected", [0, None], ids=["expecting", "unconditional"])
+def test_either_append_path_answers_a_retry_with_the_original(
+    store: EventStore, size: int, expected: int | None
+) -> None:
+    # With an expected version a retry meets the version its own events made; without one it
+    # meets the unique key on event_id. Either way it gets the recorded events back.
     batch = [valuation(str(i)) for i in range(size)]
-    first = store.append("entity/openai", batch, expected_version=0)
-    again = store.append("entity/openai", batch, expected_version=0)
+    first = store.append("entity/openai", batch, expected_version=expected)
+    again = store.append("entity/openai", batch, expected_version=expected)
     assert again == first
     assert store.head().position == size
+
+
+def test_the_database_notifies_the_channel_the_client_listens_on() -> None:
+    migration = importlib.import_module("migrations.versions.0008_events_append_one_statement")
+    assert migration.APPENDED_CHANNEL == APPENDED_CHANNEL
 
 
 def test_the_database_and_the_client_take_the_same_append_lock() -> None:
@@ -284,20 +300,40 @@ def test_an_append_whose_connection_the_server_dropped_is_retried_once(
         store.engine.dispose()
 
 
-def test_an_append_finds_a_retried_event_id_without_scanning_the_table(
+def test_an_append_scans_nothing_even_with_plans_made_when_the_table_was_young(
+    database: TestDatabase,
+) -> None:
+    # A retry probe planned while the table was small kept its sequential scan as the ledger
+    # grew: every append got slower. The unique key on event_id is the probe now, and every
+    # other lookup of the function goes through a key, whatever the planner knew.
+    store = EventStore(make_engine(database.url, app_role=APP_ROLE, pool_size=1))
+    scans = text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'events'")
+    try:
+        for i in range(8):  # past psycopg's and plpgsql's thresholds: plans are cached now
+            store.append("entity/openai", [valuation(str(i))])
+        EventStore(database.owner_engine).append(
+            "entity/nvidia", [valuation(str(i), "nvidia") for i in range(3000)]
+        )
+        with store.engine.connect() as conn:
+            before = conn.execute(scans).scalar_one()
+            prepared = prepare([valuation("1")], DEFAULT_MAX_EVENT_BYTES, "entity/openai")
+            outcome = conn.execute(
+                text("SELECT outcome FROM events_append('entity/openai', 8, CAST(:b AS jsonb))"),
+                {"b": function_batch(prepared)},
+            ).scalar_one()
+            assert outcome == "recorded"
+            assert conn.execute(scans).scalar_one() == before
+            conn.rollback()
+    finally:
+        store.engine.dispose()
+
+
+def test_an_append_notifies_listeners_when_it_commits(
     store: EventStore, database: TestDatabase
 ) -> None:
-    # A retry probe that read the whole table made every append slower as the ledger grew.
-    store.append("entity/openai", [valuation(str(i)) for i in range(3000)])
-    prepared = prepare([valuation("1")], DEFAULT_MAX_EVENT_BYTES, "entity/openai")
-    scans = text("SELECT seq_scan FROM pg_stat_xact_user_tables WHERE relname = 'events'")
-    with database.owner_engine.connect() as owner:
-        owner.execute(text("ANALYZE events"))
-        before = owner.execute(scans).scalar_one()
-        outcome = owner.execute(
-            text("SELECT outcome FROM events_append('entity/openai', NULL, CAST(:b AS jsonb))"),
-            {"b": function_batch(prepared)},
-        ).scalar_one()
-        assert outcome == "recorded"
-        assert owner.execute(scans).scalar_one() == before
-        owner.rollback()
+    with psycopg.connect(libpq_url(database.url), autocommit=True) as listener:
+        listener.execute(f"LISTEN {APPENDED_CHANNEL}")
+        store.append("entity/openai", [registered()])
+        store.append("entity/openai", [valuation(str(i)) for i in range(_FUNCTION_MAX_EVENTS + 1)])
+        received = list(listener.notifies(timeout=10, stop_after=2))
+    assert [n.channel for n in received] == [APPENDED_CHANNEL] * 2
