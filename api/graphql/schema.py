@@ -57,6 +57,7 @@ from .types import (
     Info,
     Interval,
     LedgerHead,
+    LedgerSpan,
     Loss,
     Metric,
     PageInfo,
@@ -356,6 +357,20 @@ class Query:
             hash=head.hash,
             recorded_at=head.recorded_at,
             digest=str(head.digest),
+        )
+
+    @strawberry.field(
+        description="The valid time the projected history covers (null while it is empty): "
+        "the range of a time slider, without paging through events."
+    )
+    async def ledger_span(self, info: Info) -> LedgerSpan | None:
+        span = await run(queries.span, info.context.ledger.engine)
+        if span is None:
+            return None
+        return LedgerSpan(
+            first_effective_at=span.first_effective_at,
+            first_activity_at=span.first_activity_at,
+            last_effective_at=span.last_effective_at,
         )
 
 

@@ -494,6 +494,20 @@ class SeriesPoint:
     value: Decimal | None
 
 
+@strawberry.type(description="The valid time the projected history covers.")
+class LedgerSpan:
+    first_effective_at: dt.datetime = strawberry.field(
+        description="The earliest effectiveAt of any event."
+    )
+    first_activity_at: dt.datetime | None = strawberry.field(
+        description="The earliest effectiveAt of an event other than EntityRegistered: before "
+        "it the web has no edges."
+    )
+    last_effective_at: dt.datetime = strawberry.field(
+        description="The latest effectiveAt of any event."
+    )
+
+
 @strawberry.type
 class LedgerHead:
     position: int

@@ -228,3 +228,13 @@ class Page:
     @property
     def end_key(self) -> str | None:
         return self.items[-1].deal_id if self.items else None
+
+
+@dataclass(frozen=True)
+class Span:
+    """The valid time a history covers: where a time slider starts and ends, and where the
+    web's first edge can appear (before the first event that is not a registration)."""
+
+    first_effective_at: dt.datetime
+    first_activity_at: dt.datetime | None
+    last_effective_at: dt.datetime

@@ -29,7 +29,10 @@ TABLES = (
     "rm_deal_events",
     "rm_deal_legs",
     "rm_tranches",
+    "rm_span",
 )
+# Tables the projection upserts into: a rebuild's bare tables keep their keys (ON CONFLICT).
+KEYED = ("projection_checkpoints", "rm_span")
 _RETRACTABLE = ("rm_entities", "rm_valuations", "rm_revenues", "rm_deal_events", "rm_tranches")
 
 _RANGE = "e.position > %(after)s AND e.position <= %(upto)s"
@@ -105,6 +108,20 @@ UPDATE {{table}} t SET retracted_at = r.recorded_at
  WHERE t.event_id = r.target AND t.retracted_at IS NULL
 """
 
+# The span of valid time projected so far: one row, widened by each range of events.
+_SPAN = f"""
+INSERT INTO rm_span (first_effective_at, first_activity_at, last_effective_at)
+SELECT min(e.effective_at), min(e.effective_at) FILTER (WHERE e.type <> 'EntityRegistered'),
+       max(e.effective_at)
+  FROM public.events e
+ WHERE {_RANGE}
+HAVING count(*) > 0
+ON CONFLICT (id) DO UPDATE
+   SET first_effective_at = least(rm_span.first_effective_at, excluded.first_effective_at),
+       first_activity_at = least(rm_span.first_activity_at, excluded.first_activity_at),
+       last_effective_at = greatest(rm_span.last_effective_at, excluded.last_effective_at)
+"""
+
 _CHECKPOINT = """
 INSERT INTO projection_checkpoints (name, position) VALUES (%(name)s, %(upto)s)
 ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = clock_timestamp()
@@ -119,6 +136,7 @@ def apply(cur: psycopg.Cursor[Any], after: int, upto: int) -> None:
         cur.execute(sql, params)
     for table in _RETRACTABLE:
         cur.execute(_RETRACT.format(table=table), params)
+    cur.execute(_SPAN, params)
     cur.execute(_CHECKPOINT, params)
 
 

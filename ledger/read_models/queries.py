@@ -32,6 +32,7 @@ from ..domain.views import (
     Node,
     Page,
     RevenueReport,
+    Span,
     Valuation,
     check_basis,
 )
@@ -580,6 +581,16 @@ def history(store: EventStore, stream: str, known_at: dt.datetime) -> list[Recor
     """A stream's events as recorded by ``known_at`` (retractions included), by position: the
     audit trail behind a deal or an entity."""
     return [e for e in store.read_stream(stream) if e.recorded_at <= known_at]
+
+
+def span(engine: Engine) -> Span | None:
+    """The valid time of everything projected (None for an empty ledger): one row the
+    projection keeps, however long the history."""
+    with _reading(engine) as conn:
+        row = conn.exec_driver_sql(
+            "SELECT first_effective_at, first_activity_at, last_effective_at FROM rm_span"
+        ).first()
+    return Span(*row) if row else None
 
 
 # -- series -------------------------------------------------------------------------------------

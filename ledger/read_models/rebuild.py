@@ -74,7 +74,7 @@ class _Definitions:
 
 
 def _definitions(cur: psycopg.Cursor) -> _Definitions:
-    tables = [t for t in projection.TABLES if t != "projection_checkpoints"]
+    tables = [t for t in projection.TABLES if t not in projection.KEYED]
     constraints = cur.execute(
         """
         SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
@@ -103,14 +103,14 @@ def _definitions(cur: psycopg.Cursor) -> _Definitions:
 
 def _create_fresh_tables(cur: psycopg.Cursor, app_role: str | None) -> _Definitions:
     """Bare tables (columns, defaults, checks): rows go in faster with no index to maintain.
-    The checkpoints table keeps its key, which the projection's upsert needs."""
+    The tables the projection upserts into keep their keys, which ON CONFLICT needs."""
     definitions = _definitions(cur)
     cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(FRESH_SCHEMA)))
     cur.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(FRESH_SCHEMA)))
     for table in projection.TABLES:
         like = (
             "INCLUDING ALL"
-            if table == "projection_checkpoints"
+            if table in projection.KEYED
             else ("INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS")
         )
         cur.execute(

@@ -8,6 +8,7 @@ import statistics
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.browser.conftest import SCREENSHOTS, only_the_app
@@ -131,6 +132,24 @@ def test_the_slider_grows_the_web_nvidia_openai_edge_absent_in_august_present_in
     (SCREENSHOTS / "dashboard-redraw.txt").write_text(figure + "\n")
     with capsys.disabled():
         print("\n" + figure)
+    board.assert_clean()
+
+
+def test_the_slider_spans_the_ledgers_history_and_squeezes_the_years_of_registrations(
+    browser: Any, server: Server
+) -> None:
+    span = httpx.post(
+        f"{server.url}/graphql",
+        json={"query": "{ ledgerSpan { firstEffectiveAt firstActivityAt lastEffectiveAt } }"},
+    ).json()["data"]["ledgerSpan"]
+    first, pivot, last = (span[k][:10] for k in span)
+    board = Dashboard(browser, server)
+    assert board.page.inner_text("#history-range") == (
+        f"history {first} → {last} (only registrations before {pivot}: squeezed)"
+    )
+    assert board.page.get_attribute("#as-of", "min") == first
+    assert board.page.get_attribute("#as-of", "max") == last
+    board.move_slider_to(last)
     board.assert_clean()
 
 
@@ -326,5 +345,13 @@ def test_in_production_the_page_asks_for_a_key_and_sends_it_as_bearer(
         assert page.evaluate("dashboard.cy.$id('nvidia>openai:equity').nonempty()")
         assert sent[0] is None and set(sent[1:]) == {f"Bearer {key}"}
         assert page.evaluate("sessionStorage.getItem('ledger-api-key')") == key
+        # A reader may not page through events; the slider's range is the ledger's span still.
+        span = httpx.post(
+            f"{server.url}/graphql",
+            json={"query": "{ ledgerSpan { firstEffectiveAt lastEffectiveAt } }"},
+            headers={"Authorization": f"Bearer {key}"},
+        ).json()["data"]["ledgerSpan"]
+        first, last = (span[k][:10] for k in span)
+        assert page.inner_text("#history-range").startswith(f"history {first} → {last}")
         page.screenshot(path=str(SCREENSHOTS / "dashboard-production.png"))
         assert elsewhere == []

@@ -231,6 +231,21 @@ def test_events_and_the_ledger_head_for_auditors(web: Api) -> None:
     assert head["position"] == 4 and head["digest"] == f"4:{head['hash']}"
 
 
+SPAN = "{ ledgerSpan { firstEffectiveAt firstActivityAt lastEffectiveAt } }"
+
+
+def test_the_ledger_span_is_null_while_the_ledger_is_empty(api: Api) -> None:
+    assert api(SPAN)["ledgerSpan"] is None
+
+
+def test_the_ledger_span_gives_a_slider_its_range_without_reading_events(web: Api) -> None:
+    assert web(SPAN)["ledgerSpan"] == {
+        "firstEffectiveAt": "2015-12-11T00:00:00Z",  # the registrations
+        "firstActivityAt": "2025-09-22T00:00:00Z",  # the deal
+        "lastEffectiveAt": "2025-10-02T00:00:00Z",  # the valuation
+    }
+
+
 def test_a_refused_mutation_names_the_field_and_writes_nothing(web: Api) -> None:
     legs = [dict(LEGS[0], payee="nobody")]
     refused = web(ANNOUNCE, legs=legs, source=SOURCE, id="bad-deal")["announceDeal"]

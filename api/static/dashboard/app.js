@@ -14,9 +14,10 @@ const VIEW = `query View($asOf: DateTime!, $knownAt: DateTime, $basis: Basis!, $
   flows: circularFlows(asOf: $asOf, knownAt: $knownAt, basis: $basis) { entityIds amountUsd }
   latest: exposureGraph(asOf: $asOf, basis: $basis) @include(if: $compare) { ${GRAPH_FIELDS} }
 }`;
-const HISTORY = `query History($after: String) { events(first: 500, after: $after) {
-  edges { node { effectiveAt type } } pageInfo { hasNextPage endCursor } } }`;
-const DEALS = `{ deals(asOf: "9999-12-31T00:00:00Z", first: 500) { edges { node { announcedAt terminatedAt } } } }`;
+// The slider's range from the ledger's span (one row, however long the history); its ticks
+// from the deals' own dates, which any key may read.
+const HISTORY = `{ ledgerSpan { firstEffectiveAt firstActivityAt lastEffectiveAt }
+  deals(asOf: "9999-12-31T00:00:00Z", first: 500) { edges { node { announcedAt terminatedAt } } } }`;
 const STRESS = `query Stress($defaulted: [String!]!, $recovery: Decimal!, $threshold: Decimal!, $asOf: DateTime!, $knownAt: DateTime, $basis: Basis!) {
   stressTest(defaulted: $defaulted, recoveryRate: $recovery, threshold: $threshold, asOf: $asOf, knownAt: $knownAt, basis: $basis) {
     defaulted rounds { number newDefaults losses { entityId lossUsd shareOfValuation } } } }`;
@@ -77,33 +78,14 @@ function makeTimeline(first, pivot, last) {
 }
 
 async function loadHistory() {
-  const times = [];
-  const activity = [];
-  try {
-    let after = null;
-    for (let page = 0; page < 20; page++) { // at most 10,000 events read for the range
-      const { edges, pageInfo } = (await gql(HISTORY, { after })).events;
-      for (const { node } of edges) {
-        times.push(Date.parse(node.effectiveAt));
-        if (node.type !== "EntityRegistered") activity.push(Date.parse(node.effectiveAt));
-      }
-      if (!pageInfo.hasNextPage) break;
-      after = pageInfo.endCursor;
-    }
-  } catch (error) {
-    if (error instanceof NeedsKey) throw error;
-    // `events` needs an auditor's key in production: fall back to the deals' own dates.
-    for (const { node } of (await gql(DEALS)).deals.edges) {
-      for (const at of [node.announcedAt, node.terminatedAt].filter(Boolean)) {
-        times.push(Date.parse(at));
-        activity.push(Date.parse(at));
-      }
-    }
-  }
-  if (!times.length) times.push(Date.now());
-  const first = Math.floor(Math.min(...times) / DAY_MS);
-  const last = Math.ceil(Math.max(...times) / DAY_MS);
-  const pivot = activity.length ? Math.floor(Math.min(...activity) / DAY_MS) : first;
+  const { ledgerSpan: span, deals } = await gql(HISTORY);
+  const activity = deals.edges.flatMap(({ node }) =>
+    [node.announcedAt, node.terminatedAt].filter(Boolean).map((at) => Date.parse(at)));
+  const day = (at, round) => round(Date.parse(at) / DAY_MS);
+  const today = Math.floor(Date.now() / DAY_MS);
+  const first = span ? day(span.firstEffectiveAt, Math.floor) : today;
+  const last = span ? day(span.lastEffectiveAt, Math.ceil) : today;
+  const pivot = span?.firstActivityAt ? day(span.firstActivityAt, Math.floor) : first;
   timeline = makeTimeline(first, pivot, last);
   const slider = $("slider");
   slider.max = timeline.max;
