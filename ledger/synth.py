@@ -23,6 +23,7 @@ from .store import EventStore
 
 START = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
 DAYS = 3 * 365
+LAST_DAY = (START + dt.timedelta(days=DAYS)).date()  # reporting periods end by then
 SOURCE = {"title": "synthetic (ledger synth)"}
 INSTRUMENTS = ("equity", "loan", "guarantee", "purchase", "backstop", "revenue_share", "warrant")
 KINDS = ("company", "company", "company", "fund", "government", "other")
@@ -170,6 +171,9 @@ def _entity_stream(rng: random.Random, entity_id: str, budget: int) -> list[NewE
             )
         elif roll < 0.95:
             end = quarter + dt.timedelta(days=89)
+            if end > LAST_DAY:  # past the window: restate the first quarter again, and so on
+                quarter = START.date()
+                end = quarter + dt.timedelta(days=89)
             events.append(
                 _event(
                     rng,

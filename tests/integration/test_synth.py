@@ -11,7 +11,7 @@ from ledger.domain import replay
 from ledger.read_models import queries
 from ledger.read_models.projector import Projector
 from ledger.store import EventStore
-from ledger.synth import plan, synth
+from ledger.synth import DAYS, START, plan, synth
 from tests.conftest import TestDatabase
 
 NOW = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
@@ -46,6 +46,21 @@ def test_the_same_seed_makes_the_same_history() -> None:
 
     assert history(3) == history(3)
     assert history(3) != history(4)
+
+
+def test_a_busy_entity_restates_quarters_instead_of_reporting_into_the_far_future() -> None:
+    # A hub of a power-law web gets thousands of events; its revenue reports once marched on
+    # quarter after quarter into the year 4005, stretching every time axis of the bench.
+    window_end = START + dt.timedelta(days=DAYS)
+    reports = [
+        event
+        for _, events in plan(events=6000, entities=3, deals=10, seed=1)
+        for event in events
+        if event.type == "RevenueReported"
+    ]
+    assert len(reports) > 200
+    assert max(dt.date.fromisoformat(e.data["period_end"]) for e in reports) <= window_end.date()
+    assert max(e.effective_at for e in reports) <= window_end + dt.timedelta(days=31)
 
 
 def test_impossible_sizes_are_refused(store: EventStore) -> None:
