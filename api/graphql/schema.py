@@ -47,12 +47,10 @@ from .types import (
     DealConnection,
     DealEdge,
     DealStatus,
-    Edge,
     Entity,
     Event,
     EventConnection,
     EventEdge,
-    Exposure,
     ExposureGraph,
     Info,
     Interval,
@@ -129,17 +127,7 @@ class Query:
             hops=hops,
             min_amount=min_amount_usd,
         )
-        return ExposureGraph(
-            as_of=at.as_of,
-            known_at=at.known_at,
-            basis=basis,
-            nodes=[Entity.of(n, at) for n in g.nodes.values()],
-            edges=[Edge.of(e, at) for e in g.edges],
-            exposures=[
-                Exposure(from_id=a, to_id=b, amount_usd=amount, at=at)
-                for (a, b), amount in sorted(g.exposures().items(), key=lambda x: (-x[1], x[0]))
-            ],
-        )
+        return ExposureGraph(as_of=at.as_of, known_at=at.known_at, basis=basis, graph=g, at=at)
 
     @strawberry.field(description="One entity at (asOf, knownAt); null if not registered then.")
     async def entity(

@@ -451,9 +451,25 @@ class ExposureGraph:
     as_of: dt.datetime
     known_at: dt.datetime
     basis: Basis
-    nodes: list[Entity]
-    edges: list[Edge]
-    exposures: list[Exposure]
+    graph: strawberry.Private[views.Graph]
+    at: strawberry.Private[At]
+
+    # Each list is built only when asked for: around a hub the graph holds a hundred thousand
+    # legs, and a client that wants nodes and edges should not pay for the exposures.
+    @strawberry.field
+    def nodes(self) -> list[Entity]:
+        return [Entity.of(n, self.at) for n in self.graph.nodes.values()]
+
+    @strawberry.field
+    def edges(self) -> list[Edge]:
+        return [Edge.of(e, self.at) for e in self.graph.edges]
+
+    @strawberry.field
+    def exposures(self) -> list[Exposure]:
+        ranked = sorted(self.graph.exposures().items(), key=lambda x: (-x[1], x[0]))
+        return [
+            Exposure(from_id=a, to_id=b, amount_usd=amount, at=self.at) for (a, b), amount in ranked
+        ]
 
 
 @strawberry.type

@@ -11,6 +11,7 @@ from sqlalchemy import event
 
 from api.graphql.context import Context
 from api.graphql.schema import schema
+from ledger.domain.views import Graph
 from ledger.read_models.projector import Projector
 from ledger.runtime import Ledger
 from ledger.store import EventStore
@@ -68,3 +69,34 @@ def test_a_nested_query_costs_the_same_statements_for_3_nodes_as_for_12(
     assert len(data["exposureGraph"]["nodes"]) == 13
     assert all(n["valuations"] or n["id"] == "hub" for n in data["exposureGraph"]["nodes"])
     assert large == small
+
+
+def test_a_graph_query_builds_only_the_lists_it_asks_for(
+    database: TestDatabase, store: EventStore, monkeypatch: Any
+) -> None:
+    # Around a hub the graph holds a hundred thousand legs: ranking its exposures for a
+    # client that asked only for nodes and edges doubled the API's CPU per answer.
+    star(store, 3, 0)
+    Projector(database.app_engine, store).run_once()
+    ledger = Ledger(
+        settings=None,
+        owner_engine=database.owner_engine,  # type: ignore[arg-type]
+        engine=database.app_engine,
+        store=store,
+    )
+    ranked: list[int] = []
+    original = Graph.exposures
+    monkeypatch.setattr(Graph, "exposures", lambda g: ranked.append(1) or original(g))
+
+    def ask(query: str) -> dict[str, Any]:
+        context = Context(ledger=ledger, now=dt.datetime.now(dt.UTC))
+        result = asyncio.run(schema.execute(query, context_value=context))
+        assert result.errors is None, result.errors
+        return result.data
+
+    graph = ask('{ exposureGraph(asOf: "2026-01-01") { nodes { id } edges { leg } } }')
+    assert len(graph["exposureGraph"]["edges"]) == 3
+    assert ranked == []
+    graph = ask('{ exposureGraph(asOf: "2026-01-01") { exposures { amountUsd } } }')
+    assert len(graph["exposureGraph"]["exposures"]) == 3
+    assert ranked == [1]
