@@ -34,28 +34,33 @@ def star(store: EventStore, spokes: int, offset: int) -> None:
         store.append(f"deal/d{i}", [announced(f"d{i}", "hub", entity_id)])
 
 
-def statements(database: TestDatabase, store: EventStore) -> tuple[int, dict[str, Any]]:
-    Projector(database.app_engine, store).run_once()
+def ask(database: TestDatabase, store: EventStore, query: str) -> dict[str, Any]:
+    """``query``, answered in process by the schema the API serves."""
     ledger = Ledger(
         settings=None,
         owner_engine=database.owner_engine,  # type: ignore[arg-type]
         engine=database.app_engine,
         store=store,
     )
+    context = Context(ledger=ledger, now=dt.datetime.now(dt.UTC))
+    result = asyncio.run(schema.execute(query, context_value=context))
+    assert result.errors is None, result.errors
+    return result.data
+
+
+def statements(database: TestDatabase, store: EventStore) -> tuple[int, dict[str, Any]]:
     seen: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         seen.append(statement)
 
+    Projector(database.app_engine, store).run_once()
     event.listen(database.app_engine, "before_cursor_execute", count)
     try:
-        result = asyncio.run(
-            schema.execute(QUERY, context_value=Context(ledger=ledger, now=dt.datetime.now(dt.UTC)))
-        )
+        data = ask(database, store, QUERY)
     finally:
         event.remove(database.app_engine, "before_cursor_execute", count)
-    assert result.errors is None, result.errors
-    return len(seen), result.data
+    return len(seen), data
 
 
 def test_a_nested_query_costs_the_same_statements_for_3_nodes_as_for_12(
@@ -78,25 +83,17 @@ def test_a_graph_query_builds_only_the_lists_it_asks_for(
     # client that asked only for nodes and edges doubled the API's CPU per answer.
     star(store, 3, 0)
     Projector(database.app_engine, store).run_once()
-    ledger = Ledger(
-        settings=None,
-        owner_engine=database.owner_engine,  # type: ignore[arg-type]
-        engine=database.app_engine,
-        store=store,
-    )
     ranked: list[int] = []
     original = Graph.exposures
     monkeypatch.setattr(Graph, "exposures", lambda g: ranked.append(1) or original(g))
 
-    def ask(query: str) -> dict[str, Any]:
-        context = Context(ledger=ledger, now=dt.datetime.now(dt.UTC))
-        result = asyncio.run(schema.execute(query, context_value=context))
-        assert result.errors is None, result.errors
-        return result.data
-
-    graph = ask('{ exposureGraph(asOf: "2026-01-01") { nodes { id } edges { leg } } }')
+    graph = ask(
+        database, store, '{ exposureGraph(asOf: "2026-01-01") { nodes { id } edges { leg } } }'
+    )
     assert len(graph["exposureGraph"]["edges"]) == 3
     assert ranked == []
-    graph = ask('{ exposureGraph(asOf: "2026-01-01") { exposures { amountUsd } } }')
+    graph = ask(
+        database, store, '{ exposureGraph(asOf: "2026-01-01") { exposures { amountUsd } } }'
+    )
     assert len(graph["exposureGraph"]["exposures"]) == 3
     assert ranked == [1]
