@@ -28,8 +28,8 @@ from ..domain.envelope import (
     DEFAULT_MAX_EVENT_BYTES,
     NewEvent,
     PreparedEvent,
+    Preparing,
     RecordedEvent,
-    prepare,
     validate_expected_version,
     validate_stream,
 )
@@ -161,7 +161,9 @@ class EventStore:
         """
         stream = validate_stream(stream)
         expected_version = validate_expected_version(expected_version)
-        prepared = prepare(events, self.max_event_bytes, stream)  # type: ignore[arg-type]
+        batch = Preparing(events, self.max_event_bytes, stream)
+        # A small batch is validated whole before any round trip; a large one as it is sent.
+        prepared = list(batch) if len(batch) <= _FUNCTION_MAX_EVENTS else batch
         try:
             return self._append_on_pooled(stream, prepared, expected_version)
         except _ConnectionLost:
@@ -173,7 +175,7 @@ class EventStore:
                 raise lost.__cause__ from None  # type: ignore[misc]
 
     def _append_on_pooled(
-        self, stream: str, prepared: list[PreparedEvent], expected_version: int | None
+        self, stream: str, prepared: Sequence[PreparedEvent], expected_version: int | None
     ) -> list[RecordedEvent]:
         pooled = self.engine.raw_connection()
         try:
@@ -198,7 +200,7 @@ class EventStore:
         self,
         conn: psycopg.Connection,
         stream: str,
-        prepared: list[PreparedEvent],
+        prepared: Sequence[PreparedEvent],
         expected_version: int | None,
     ) -> list[RecordedEvent]:
         if len(prepared) <= _FUNCTION_MAX_EVENTS:
@@ -209,7 +211,7 @@ class EventStore:
         self,
         conn: psycopg.Connection,
         stream: str,
-        prepared: list[PreparedEvent],
+        prepared: Sequence[PreparedEvent],
         expected_version: int | None,
     ) -> list[RecordedEvent]:
         """One statement, its own transaction: events_append() (migration 0008) locks, links,
@@ -250,17 +252,19 @@ class EventStore:
         self,
         conn: psycopg.Connection,
         stream: str,
-        prepared: list[PreparedEvent],
+        prepared: Sequence[PreparedEvent],
         expected_version: int | None,
     ) -> list[RecordedEvent]:
-        """Large batches: COPY is the fastest way in; the client links the hashes under the lock."""
+        """Large batches: COPY is the fastest way in; the client validates the events and links
+        the hashes under the lock, as it sends them."""
         # The lock first, then -- in statements of their own, so that their snapshots are taken
         # once the lock is held -- the retry probe and the head, in one round trip. A retry
         # repeats its whole batch, so probing its first id finds it; any other id already
         # recorded makes the COPY fail on events_event_id_key, and the full check follows.
+        first_id = prepared[0].event_id
         with conn.pipeline() as pipeline:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
-            probe = conn.execute(_PROBE_SQL, (prepared[0].event_id,))
+            probe = conn.execute(_PROBE_SQL, (first_id,))
             state = conn.execute(_STATE_SQL, {"stream": stream})
             pipeline.sync()
             retried = probe.fetchone() is not None
@@ -282,8 +286,9 @@ class EventStore:
         written: list[RecordedEvent] = []
         try:
             with conn.cursor() as cur, cur.copy(_COPY_SQL) as copy:
-                # Hash and send in chunks: the server parses and indexes one chunk while the
-                # client hashes the next (two cores at work instead of one after the other).
+                # Validate, hash and send in chunks: the server parses and indexes one chunk
+                # while the client prepares the next (two cores at work, not one after the
+                # other). A bad event raises here; the transaction then writes nothing.
                 while chunk := list(itertools.islice(recorded, _COPY_CHUNK)):
                     copy.write("".join(map(copy_line, chunk)))
                     written.extend(chunk)

@@ -262,6 +262,29 @@ def test_either_append_path_answers_a_retry_with_the_original(
     assert store.head().position == size
 
 
+@pytest.mark.parametrize("size", [3, _FUNCTION_MAX_EVENTS, 150], ids=["function", "full", "copy"])
+@pytest.mark.parametrize("fault", ["naive time", "repeated id"])
+def test_either_append_path_refuses_a_bad_last_event_naming_it_and_writes_nothing(
+    store: EventStore, size: int, fault: str
+) -> None:
+    # A large batch is validated as it streams in: its last event is checked after the
+    # others were sent, and the refusal still leaves nothing written and the lock free.
+    store.append("entity/openai", [registered()])
+    head = store.head()
+    batch = [valuation(str(i)) for i in range(size)]
+    if fault == "naive time":
+        batch[-1] = valuation(effective_at=dt.datetime(2025, 1, 1))
+        field = f"events[{size - 1}].effective_at"
+    else:
+        batch[-1] = valuation(event_id=batch[0].event_id)
+        field = f"events[{size - 1}].event_id"
+    with pytest.raises(ValidationError) as info:
+        store.append("entity/openai", batch)
+    assert info.value.field == field
+    assert store.head() == head
+    assert store.append("entity/openai", batch[:-1])[-1].position == head.position + size - 1
+
+
 def test_the_database_notifies_the_channel_the_client_listens_on() -> None:
     migration = importlib.import_module("migrations.versions.0008_events_append_one_statement")
     assert migration.APPENDED_CHANNEL == APPENDED_CHANNEL
