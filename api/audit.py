@@ -14,7 +14,7 @@ from litestar.params import QueryParameter
 from litestar.response import Stream
 
 from api.callers import caller
-from ledger.auth import allowed
+from ledger.auth import may
 from ledger.runtime import Ledger
 from ledger.transfer.exporter import export_lines
 
@@ -30,8 +30,9 @@ async def export(
 ) -> Stream:
     ledger: Ledger = state.ledger
     found = await caller(ledger, headers)
-    # the rule of `events` (api.graphql.context.Context.may): open locally, roles in production
-    if ledger.settings.env == "production" and not allowed(found.role if found else None, "audit"):
+    # the rule of `events` and `eventRecorded` (api.graphql.permissions.CanAudit)
+    production = ledger.settings.env == "production"
+    if not may("audit", found.role if found else None, production=production):
         raise PermissionDeniedException("the audit export needs an auditor's API key")
     lines = export_lines(ledger.store, from_position=from_position, to_position=to_position)
     return Stream(

@@ -19,7 +19,7 @@ import msgspec
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
-from ledger.auth import allowed
+from ledger.auth import may
 from ledger.commands import Commands
 from ledger.domain.envelope import RecordedEvent
 from ledger.domain.views import DealView, EntityView, Node
@@ -66,11 +66,8 @@ class Context(BaseContext, kw_only=True):
     tail: Any = None  # the process's ledger.store.tail.Tail, for subscriptions
 
     def may(self, action: str) -> bool:
-        """Locally, reads (audits included) are open and writes need a writer's key; in
-        production every action needs a key with the right role."""
-        if action in ("read", "audit") and not self.production:
-            return True
-        return allowed(self.role, action)
+        """May this request's caller do ``action`` (``ledger.auth.may``)?"""
+        return may(action, self.role, production=self.production)
 
     def __post_init__(self) -> None:
         engine, store = self.ledger.engine, self.ledger.store

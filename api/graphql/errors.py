@@ -1,43 +1,99 @@
-"""Errors the database raises about an argument, told as what they are.
+"""How the core's errors reach a GraphQL client: one table, applied once, to every response.
 
-A value PostgreSQL cannot take -- a NUL character in a text, say -- fails deep inside a
-DataLoader or a query function, as a driver exception whose message quotes the SQL. This
-extension turns any such error of a response into a plain ``BAD_USER_INPUT`` error that names
-the reason and nothing of the statement, wherever in the resolver tree it happened.
+Resolvers do not catch: a query function, a loader or a resolver's own argument check raises
+the core's typed error (``ledger.domain.errors``), and ``LedgerErrors`` -- a schema extension
+that sees every error of a response, wherever in the resolver tree it was raised -- turns it
+into the one shape clients rely on: ``extensions.code`` always, ``extensions.field`` (the
+argument as the API spells it) whenever the error names one. Input PostgreSQL cannot take
+arrives as the store's ``InvalidInput``: the reason, no SQL. Mutations answer the expected
+refusals as typed results instead (``results.py``); this table is for everything else.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
 from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
-from sqlalchemy.exc import DataError
 from strawberry.extensions import SchemaExtension
 
+from ledger.domain.errors import (
+    DuplicateEvent,
+    Forbidden,
+    LedgerError,
+    NotFound,
+    ValidationError,
+    VersionConflict,
+)
 
-class DatabaseInputErrors(SchemaExtension):
-    def on_execute(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is None or not result.errors:
-            return
-        result.errors = [_told(error) for error in result.errors]
+BAD_USER_INPUT = "BAD_USER_INPUT"
 
 
-def bad_database_input(cause: DataError, error: GraphQLError | None = None) -> GraphQLError:
-    """The error a client sees for a value PostgreSQL refused: the reason, no SQL."""
-    reason = str(cause.orig).splitlines()[0] if cause.orig is not None else "invalid input"
+def api_field(field: str) -> str:
+    """A domain field path as the API's arguments name it: ``events[0].data.legs[1].payee``
+    and ``data.legs[1].payee`` become ``legs[1].payee``; snake_case becomes camelCase."""
+    field = re.sub(r"^events\[\d+\]\.", "", field)
+    field = re.sub(r"^data\.", "", field)
+    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), field)
+
+
+# core error type -> extensions.code; the first match wins (subclasses before bases).
+CODES: tuple[tuple[type[LedgerError], str], ...] = (
+    (ValidationError, BAD_USER_INPUT),
+    (DuplicateEvent, BAD_USER_INPUT),
+    (VersionConflict, "CONFLICT"),
+    (NotFound, "NOT_FOUND"),
+    (Forbidden, "FORBIDDEN"),
+    (LedgerError, "LEDGER_ERROR"),
+)
+
+
+def code_of(exc: LedgerError) -> str:
+    return next(code for kind, code in CODES if isinstance(exc, kind))
+
+
+def extensions_of(exc: LedgerError) -> dict[str, Any]:
+    out: dict[str, Any] = {"code": code_of(exc)}
+    field = getattr(exc, "field", None)
+    if isinstance(exc, DuplicateEvent):
+        field = "event_id"
+    if field:
+        out["field"] = api_field(field)
+    return out
+
+
+def message_of(exc: LedgerError) -> str:
+    """The message: a field-named refusal reads "first must be between 1 and 500"."""
+    if isinstance(exc, ValidationError) and exc.field:
+        return f"{api_field(exc.field)} {exc.reason}"
+    return str(exc)
+
+
+def graphql_error(exc: LedgerError, like: GraphQLError | None = None) -> GraphQLError:
+    """The GraphQL error for a core error, at the place ``like`` had in the response."""
     return GraphQLError(
-        f"invalid argument: {reason}",
-        nodes=error.nodes if error else None,
-        path=error.path if error else None,
-        extensions={"code": "BAD_USER_INPUT"},
+        message_of(exc),
+        nodes=like.nodes if like else None,
+        path=like.path if like else None,
+        original_error=exc,
+        extensions=extensions_of(exc),
     )
 
 
 def _told(error: GraphQLError) -> GraphQLError:
     cause = error.original_error
-    return bad_database_input(cause, error) if isinstance(cause, DataError) else error
+    return graphql_error(cause, error) if isinstance(cause, LedgerError) else error
+
+
+class LedgerErrors(SchemaExtension):
+    """Apply the table to every error of a response (queries, mutations, subscriptions)."""
+
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [_told(error) for error in result.errors]
 
 
 NUL = "\x00"
@@ -47,43 +103,67 @@ class RefuseNul(SchemaExtension):
     """Refuse an operation with a NUL character in any string it carries, before it runs.
 
     GraphQL strings may hold "\\u0000"; PostgreSQL text may not. Caught here, for literals
-    and variables alike, the answer is one clear error instead of a database error (and its
-    traceback in the log) from whichever resolver met it first."""
+    and variables alike, the answer is one clear error naming the argument instead of a
+    database error (and its traceback in the log) from whichever resolver met it first."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        if _has_nul(context.variables) or _literal_has_nul(context.graphql_document):
+        field = _variable_with_nul(context.variables) or _literal_with_nul(context.graphql_document)
+        if field is not None:
+            refusal = ValidationError(field, "may not contain NUL (\\u0000) characters")
             context.result = ExecutionResult(
                 data=None,
                 errors=[
                     GraphQLError(
-                        "text arguments may not contain NUL (\\u0000) characters",
-                        extensions={"code": "BAD_USER_INPUT"},
+                        f"text arguments may not contain NUL (\\u0000) characters ({field})",
+                        extensions=extensions_of(refusal),
                     )
                 ],
             )
         yield
 
 
-def _has_nul(value: object) -> bool:
+def _variable_with_nul(value: object, name: str = "") -> str | None:
+    """The variable (or its innermost named part) whose text holds a NUL, if any."""
     if isinstance(value, str):
-        return NUL in value
+        return name if NUL in value else None
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        for key, item in value.items():
+            if NUL in str(key):
+                return str(key)
+            if (found := _variable_with_nul(item, str(key))) is not None:
+                return found
+        return None
     if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
-    return False
+        for item in value:
+            if (found := _variable_with_nul(item, name)) is not None:
+                return found
+    return None
 
 
-def _literal_has_nul(document: DocumentNode | None) -> bool:
+def _literal_with_nul(document: DocumentNode | None) -> str | None:
     if document is None:
-        return False
-    found = False
+        return None
+    found: list[str] = []
 
     class Finder(Visitor):
-        def enter_string_value(self, node: StringValueNode, *_: object) -> None:
-            nonlocal found
-            found = found or NUL in node.value
+        def enter_argument(self, node: Any, *_: object) -> None:
+            found.append(node.name.value)  # innermost named place seen so far
 
-    visit(document, Finder())
-    return found
+        def enter_object_field(self, node: Any, *_: object) -> None:
+            found.append(node.name.value)
+
+        def enter_string_value(self, node: StringValueNode, *_: object) -> Any:
+            if NUL in node.value:
+                raise _Found(found[-1] if found else "query")
+
+    try:
+        visit(document, Finder())
+    except _Found as hit:
+        return hit.field
+    return None
+
+
+class _Found(Exception):
+    def __init__(self, field: str) -> None:
+        self.field = field

@@ -40,3 +40,16 @@ class DuplicateEvent(LedgerError):
 
 class NotFound(LedgerError):
     """A stream, event or position that the ledger does not hold."""
+
+
+class Forbidden(LedgerError):
+    """The caller's key (or its absence) does not allow this action."""
+
+
+class InvalidInput(ValidationError):
+    """A value the database refused (a text it cannot store, a number out of its range): the
+    store's translation of the driver's error, so no edge needs to know the driver."""
+
+
+class DatabaseUnavailable(LedgerError):
+    """The database could not be reached or went away mid-request; asking again may work."""

@@ -10,13 +10,15 @@ from typing import Any
 from sqlalchemy import event
 
 from api.graphql.context import Context
-from api.graphql.schema import schema
+from api.graphql.schema import build_schema
 from ledger.domain.views import Graph
 from ledger.read_models.projector import Projector
 from ledger.runtime import Ledger
 from ledger.store import EventStore
 from tests.conftest import TestDatabase
 from tests.factories import announced, registered, valuation
+
+SCHEMA = build_schema()
 
 QUERY = """
 { exposureGraph(asOf: "2026-01-01") {
@@ -43,7 +45,7 @@ def ask(database: TestDatabase, store: EventStore, query: str) -> dict[str, Any]
         store=store,
     )
     context = Context(ledger=ledger, now=dt.datetime.now(dt.UTC))
-    result = asyncio.run(schema.execute(query, context_value=context))
+    result = asyncio.run(SCHEMA.execute(query, context_value=context))
     assert result.errors is None, result.errors
     return result.data
 

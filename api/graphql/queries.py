@@ -1,0 +1,312 @@
+"""The questions (spec section 4): thin resolvers over the ledger's query functions.
+
+Resolvers hold no SQL and catch nothing: they read arguments, call ``ledger`` query functions
+off the event loop (``run``) or through the request's DataLoaders, and wrap the answers in the
+view types of ``types``. A bad argument is the core's ``ValidationError``, raised here or in
+the core alike, and told to the client by ``errors.LedgerErrors``. Every read takes ``asOf``
+and ``knownAt`` (default: the moment the request arrived).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+import strawberry
+
+from ledger.domain import series as series_fold
+from ledger.domain.errors import ValidationError
+from ledger.read_models import queries
+
+from .context import run
+from .permissions import CanAudit
+from .types import (
+    At,
+    Basis,
+    CircularFlow,
+    Deal,
+    DealConnection,
+    DealEdge,
+    DealStatus,
+    Entity,
+    Event,
+    EventConnection,
+    EventEdge,
+    ExposureGraph,
+    Info,
+    Interval,
+    LedgerHead,
+    LedgerSpan,
+    Loss,
+    Metric,
+    PageInfo,
+    SeriesPoint,
+    StressRound,
+    StressTest,
+    decode_cursor,
+    encode_cursor,
+)
+
+DEFAULT_PAGE = 50
+MAX_EVENTS_PAGE = 500
+
+
+def _at(info: Info, as_of: dt.datetime | None, known_at: dt.datetime | None, basis: Basis) -> At:
+    now = info.context.now
+    return At(as_of=as_of or now, known_at=known_at or now, basis=basis)
+
+
+AsOf = Annotated[dt.datetime | None, strawberry.argument(description="Valid time (default: now).")]
+KnownAt = Annotated[
+    dt.datetime | None,
+    strawberry.argument(description="Knowledge time: what the ledger knew then (default: now)."),
+]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Entities, live legs and exposures at (asOf, knownAt).")
+    async def exposure_graph(
+        self,
+        info: Info,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        basis: Basis = Basis.HEADLINE,
+        entity_ids: list[str] | None = None,
+        hops: int = 1,
+        min_amount_usd: Decimal | None = None,
+    ) -> ExposureGraph:
+        at = _at(info, as_of, known_at, basis)
+        if not 1 <= hops <= 3:
+            raise ValidationError("hops", "must be between 1 and 3")
+        g = await run(
+            queries.graph,
+            info.context.ledger.engine,
+            at.as_of,
+            at.known_at,
+            basis.value,
+            entity_ids=entity_ids,
+            hops=hops,
+            min_amount=min_amount_usd,
+        )
+        return ExposureGraph(as_of=at.as_of, known_at=at.known_at, basis=basis, graph=g, at=at)
+
+    @strawberry.field(description="One entity at (asOf, knownAt); null if not registered then.")
+    async def entity(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        basis: Basis = Basis.HEADLINE,
+    ) -> Entity | None:
+        at = _at(info, as_of, known_at, basis)
+        node = await info.context.nodes.load((str(id), at.as_of, at.known_at))
+        return Entity.of(node, at) if node else None
+
+    @strawberry.field(description="Deals announced by asOf, by id, a page at a time.")
+    async def deals(
+        self,
+        info: Info,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        entity_id: str | None = None,
+        instrument: str | None = None,
+        status: DealStatus | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> DealConnection:
+        at = _at(info, as_of, known_at, Basis.HEADLINE)
+        after_key = decode_cursor("deal", after)
+        page = await run(
+            queries.deals,
+            info.context.ledger.engine,
+            at.as_of,
+            at.known_at,
+            entity_id=entity_id,
+            instrument=instrument,
+            status=status.value if status else None,
+            first=first,
+            after=after_key,
+        )
+        return DealConnection(
+            edges=[
+                DealEdge(cursor=encode_cursor("deal", d.deal_id), node=Deal.of(d, at))
+                for d in page.items
+            ],
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                end_cursor=encode_cursor("deal", page.end_key) if page.end_key else None,
+            ),
+        )
+
+    @strawberry.field(description="One deal: legs, funded amounts, status, history.")
+    async def deal(
+        self, info: Info, id: strawberry.ID, as_of: AsOf = None, known_at: KnownAt = None
+    ) -> Deal | None:
+        at = _at(info, as_of, known_at, Basis.HEADLINE)
+        found = await info.context.deals.load((str(id), at.as_of, at.known_at))
+        return Deal.of(found, at) if found else None
+
+    @strawberry.field(description="Money-flow cycles of at most six entities, largest first.")
+    async def circular_flows(
+        self,
+        info: Info,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        basis: Basis = Basis.HEADLINE,
+        min_amount_usd: Decimal = Decimal(0),
+        through: str | None = None,
+        limit: int = 100,
+    ) -> list[CircularFlow]:
+        at = _at(info, as_of, known_at, basis)
+        if not 1 <= limit <= 1000:
+            raise ValidationError("limit", "must be between 1 and 1000")
+        cycles = await run(
+            queries.circular_flows,
+            info.context.ledger.engine,
+            at.as_of,
+            at.known_at,
+            basis.value,
+            min_amount=min_amount_usd,
+            through=through,
+            limit=limit,
+        )
+        return [
+            CircularFlow(entity_ids=list(c.entities), amount_usd=c.amount_usd, at=at)
+            for c in cycles
+        ]
+
+    @strawberry.field(description="Default some entities; follow the losses round by round.")
+    async def stress_test(
+        self,
+        info: Info,
+        defaulted: list[str],
+        recovery_rate: Decimal,
+        threshold: Decimal,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        basis: Basis = Basis.HEADLINE,
+    ) -> StressTest:
+        at = _at(info, as_of, known_at, basis)
+        result = await run(
+            queries.stress_test,
+            info.context.ledger.engine,
+            defaulted,
+            recovery_rate,
+            threshold,
+            at.as_of,
+            at.known_at,
+            basis.value,
+        )
+        return StressTest(
+            rounds=[
+                StressRound(
+                    number=r.number,
+                    defaulted=list(r.defaulted),
+                    losses=[
+                        Loss(
+                            entity_id=x.entity_id,
+                            loss_usd=x.loss_usd,
+                            share_of_valuation=x.share_of_valuation,
+                        )
+                        for x in r.losses
+                    ],
+                    new_defaults=list(r.new_defaults),
+                )
+                for r in result.rounds
+            ],
+            defaulted=list(result.defaulted),
+        )
+
+    @strawberry.field(description="A metric of one entity at each step from `from` to `to`.")
+    async def series(
+        self,
+        info: Info,
+        entity_id: str,
+        metric: Metric,
+        from_: Annotated[dt.datetime, strawberry.argument(name="from")],
+        to: dt.datetime,
+        interval: Interval = Interval.MONTH,
+        known_at: KnownAt = None,
+        basis: Basis = Basis.HEADLINE,
+    ) -> list[SeriesPoint]:
+        at = _at(info, None, known_at, basis)
+        points = series_fold.points(from_, to, interval.value)
+        values = await run(
+            queries.series,
+            info.context.ledger.engine,
+            info.context.ledger.store,
+            entity_id,
+            metric.value,
+            points,
+            at.known_at,
+            basis.value,
+        )
+        return [SeriesPoint(as_of=t, value=v) for t, v in values]
+
+    @strawberry.field(
+        description="Raw recorded events, for audits, by position.", permission_classes=[CanAudit]
+    )
+    async def events(
+        self,
+        info: Info,
+        stream: str | None = None,
+        types: list[str] | None = None,
+        from_position: int | None = None,
+        to_position: int | None = None,
+        recorded_from: dt.datetime | None = None,
+        recorded_to: dt.datetime | None = None,
+        actor: str | None = None,
+        first: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> EventConnection:
+        if not 1 <= first <= MAX_EVENTS_PAGE:
+            raise ValidationError("first", f"must be between 1 and {MAX_EVENTS_PAGE}")
+        key = decode_cursor("position", after)
+        found = await run(
+            info.context.ledger.store.find,
+            stream=stream,
+            types=types,
+            from_position=from_position,
+            to_position=to_position,
+            recorded_from=recorded_from,
+            recorded_to=recorded_to,
+            actor=actor,
+            after=int(key) if key else 0,
+            limit=first + 1,
+        )
+        page = found[:first]
+        end = encode_cursor("position", str(page[-1].position)) if page else None
+        return EventConnection(
+            edges=[
+                EventEdge(cursor=encode_cursor("position", str(e.position)), node=Event.of(e))
+                for e in page
+            ],
+            page_info=PageInfo(has_next_page=len(found) > first, end_cursor=end),
+        )
+
+    @strawberry.field(description="The ledger's head: the digest an auditor keeps.")
+    async def ledger_head(self, info: Info) -> LedgerHead:
+        head = await run(info.context.ledger.store.head)
+        return LedgerHead(
+            position=head.position,
+            hash=head.hash,
+            recorded_at=head.recorded_at,
+            digest=str(head.digest),
+        )
+
+    @strawberry.field(
+        description="The valid time the projected history covers (null while it is empty): "
+        "the range of a time slider, without paging through events."
+    )
+    async def ledger_span(self, info: Info) -> LedgerSpan | None:
+        span = await run(queries.span, info.context.ledger.engine)
+        if span is None:
+            return None
+        return LedgerSpan(
+            first_effective_at=span.first_effective_at,
+            first_activity_at=span.first_activity_at,
+            last_effective_at=span.last_effective_at,
+        )

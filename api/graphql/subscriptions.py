@@ -1,0 +1,33 @@
+"""The pushes (spec section 4): each event as it is recorded, for dashboards and relays."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from ledger.domain.errors import ValidationError
+
+from .permissions import CanAudit
+from .types import Event, Info
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        permission_classes=[CanAudit],
+        description="Each event as it is recorded (after its commit), optionally only of some "
+        "types; from `afterPosition` when given (to resume after a reconnect), else from now.",
+    )
+    async def event_recorded(
+        self,
+        info: Info,
+        types: list[str] | None = None,
+        after_position: int | None = None,
+    ) -> AsyncGenerator[Event, None]:
+        if after_position is not None and after_position < 0:
+            raise ValidationError("after_position", "must be 0 or more")
+        wanted = set(types) if types else None
+        async for event in info.context.tail.follow(after_position):
+            if wanted is None or event.type in wanted:
+                yield Event.of(event)
