@@ -15,7 +15,18 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import DocumentNode, ExecutionResult, GraphQLError, StringValueNode, Visitor, visit
+from graphql import (
+    ArgumentNode,
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    ObjectFieldNode,
+    StringValueNode,
+    VariableDefinitionNode,
+    VariableNode,
+    Visitor,
+    visit,
+)
 from strawberry.extensions import SchemaExtension
 
 from ledger.domain.errors import (
@@ -87,13 +98,76 @@ def _told(error: GraphQLError) -> GraphQLError:
 
 
 class LedgerErrors(SchemaExtension):
-    """Apply the table to every error of a response (queries, mutations, subscriptions)."""
+    """Apply the table to every error of a response (queries, mutations, subscriptions), and
+    give graphql-core's own refusals of an argument value -- a literal or a variable its
+    scalar or enum refused -- the same shape, naming the argument."""
+
+    def on_validate(self) -> Iterator[None]:
+        yield
+        errors = self.execution_context.pre_execution_errors
+        if errors:  # the list the response is made of: changed in place
+            errors[:] = [self._shaped(error) for error in errors]
 
     def on_execute(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [_told(error) for error in result.errors]
+            result.errors = [self._shaped(_told(error)) for error in result.errors]
+
+    def _shaped(self, error: GraphQLError) -> GraphQLError:
+        if error.extensions and "code" in error.extensions:
+            return error
+        field = _argument_of(error, self.execution_context.graphql_document)
+        code = BAD_USER_INPUT if field else "GRAPHQL_VALIDATION_FAILED"
+        extensions = {**(error.extensions or {}), "code": code}
+        if field:
+            extensions["field"] = field
+        return GraphQLError(
+            error.message,
+            nodes=error.nodes,
+            path=error.path,
+            original_error=error.original_error,
+            extensions=extensions,
+        )
+
+
+def _argument_of(error: GraphQLError, document: DocumentNode | None) -> str | None:
+    """The argument (``source.url`` for a field of an input object) whose value the error is
+    about: the one whose text holds the error's node, or that passes the refused variable."""
+    if document is None or not error.nodes:
+        return None
+    node = error.nodes[0]
+    variable = node.variable.name.value if isinstance(node, VariableDefinitionNode) else None
+    if variable is None and node.loc is None:
+        return None
+    found: list[str] = []
+    path: list[str] = []
+
+    class Finder(Visitor):
+        def enter_argument(self, arg: ArgumentNode, *_: object) -> None:
+            path.append(arg.name.value)
+            self._check(arg)
+
+        def leave_argument(self, *_: object) -> None:
+            path.pop()
+
+        def enter_object_field(self, part: ObjectFieldNode, *_: object) -> None:
+            path.append(part.name.value)
+            self._check(part)
+
+        def leave_object_field(self, *_: object) -> None:
+            path.pop()
+
+        def _check(self, place: ArgumentNode | ObjectFieldNode) -> None:
+            value = place.value
+            if variable is not None:
+                if isinstance(value, VariableNode) and value.name.value == variable:
+                    found.append(".".join(path))
+            elif value.loc and node.loc and value.loc.start <= node.loc.start < value.loc.end:
+                found.append(".".join(path))
+
+    visit(document, Finder())
+    return found[-1] if found else None  # the innermost place that holds it
 
 
 NUL = "\x00"
