@@ -734,7 +734,7 @@ def synth(ledger: Ledger, events: int, entities: int, deals: int | None, seed: i
                 seed=seed,
                 progress=lambda done: advance(done, max(events, done)),
             )
-    except ValueError as exc:
+    except ValidationError as exc:
         fail(str(exc), 2)
     click.echo(
         f"appended {result.events:,} events: {result.entities:,} entities, "

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .domain.envelope import NewEvent
+from .domain.errors import ValidationError
 from .store import EventStore
 
 START = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
@@ -228,11 +229,11 @@ def plan(
     """The history to append, stream by stream: ``entities`` entities (registered first) and
     ``deals`` deals (default: one per ten events), about ``events`` events in all."""
     if entities < 2:
-        raise ValueError("entities: a deal needs at least 2 entities")
+        raise ValidationError("entities", "a deal needs at least 2 entities")
     deals = events // 10 if deals is None else deals
     if events < entities + deals:
-        raise ValueError(
-            f"events: {events} cannot hold {entities} registrations and {deals} announcements"
+        raise ValidationError(
+            "events", f"{events} cannot hold {entities} registrations and {deals} announcements"
         )
     rng = random.Random(seed)
     web = _Web(rng, entities)

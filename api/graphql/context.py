@@ -22,17 +22,23 @@ from strawberry.litestar import BaseContext
 from ledger.auth import may
 from ledger.commands import Commands
 from ledger.domain.envelope import RecordedEvent
+from ledger.domain.errors import LedgerError
 from ledger.domain.views import DealView, EntityView, Node
 from ledger.read_models import queries
 from ledger.runtime import Ledger
 
+from .errors import graphql_error
+
 T = TypeVar("T")
-K = TypeVar("K", bound=tuple)
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """A blocking ledger call, off the event loop."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+    """A blocking ledger call, off the event loop; a refusal of the core comes back as the
+    GraphQL error of the one table (``errors.graphql_error``)."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except LedgerError as exc:
+        raise graphql_error(exc) from None
 
 
 def _grouped(keys: Sequence[tuple], fetch: Callable[[tuple, list[str]], dict[str, Any]]) -> list:

@@ -1,9 +1,11 @@
 """How the core's errors reach a GraphQL client: one table, applied once, to every response.
 
-Resolvers do not catch: a query function, a loader or a resolver's own argument check raises
-the core's typed error (``ledger.domain.errors``), and ``LedgerErrors`` -- a schema extension
-that sees every error of a response, wherever in the resolver tree it was raised -- turns it
-into the one shape clients rely on: ``extensions.code`` always, ``extensions.field`` (the
+Resolvers do not catch: a query function or a loader raises the core's typed error
+(``ledger.domain.errors``); ``context.run``, the one door from a resolver into the core, turns
+it into a ``GraphQLError`` through ``graphql_error``, and a resolver's own argument check
+raises ``refuse(field, reason)``, the same table. ``LedgerErrors`` -- a schema extension that
+sees every error of a response -- applies it to anything that got past, and gives
+graphql-core's own refusals of argument values the same shape. The shape clients rely on: ``extensions.code`` always, ``extensions.field`` (the
 argument as the API spells it) whenever the error names one. Input PostgreSQL cannot take
 arrives as the store's ``InvalidInput``: the reason, no SQL. Mutations answer the expected
 refusals as typed results instead (``results.py``); this table is for everything else.
@@ -90,6 +92,11 @@ def graphql_error(exc: LedgerError, like: GraphQLError | None = None) -> GraphQL
         original_error=exc,
         extensions=extensions_of(exc),
     )
+
+
+def refuse(field: str, reason: str) -> GraphQLError:
+    """A resolver's own refusal of an argument, in the table's shape."""
+    return graphql_error(ValidationError(field, reason))
 
 
 def _told(error: GraphQLError) -> GraphQLError:

@@ -6,6 +6,7 @@ record it, and answers ``Recorded`` or the refusal as a type of ``results``.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -18,7 +19,6 @@ from ledger.domain.errors import LedgerError, ValidationError
 from ledger.domain.money import format_usd
 
 from ..observability import EVENTS_APPENDED
-from .context import run
 from .permissions import WRITE_REFUSED, may_write
 from .results import ForbiddenProblem, Recorded, RecordResult, result_of
 from .types import Event, Info
@@ -102,7 +102,8 @@ async def _record(info: Info, command: str, **arguments: Any) -> RecordResult:
         return result_of(ValidationError("metadata", "must be an object"))
     options["metadata"] = {**given, **trail}
     try:
-        recorded = await run(
+        # Straight to a thread, not through ``run``: a refusal here is a typed result.
+        recorded = await asyncio.to_thread(
             getattr(context.commands, command),
             source=source.as_dict(),
             **arguments,

@@ -2,8 +2,8 @@
 
 Resolvers hold no SQL and catch nothing: they read arguments, call ``ledger`` query functions
 off the event loop (``run``) or through the request's DataLoaders, and wrap the answers in the
-view types of ``types``. A bad argument is the core's ``ValidationError``, raised here or in
-the core alike, and told to the client by ``errors.LedgerErrors``. Every read takes ``asOf``
+view types of ``types``. A bad argument is refused in the shape of ``errors``' one table,
+whether the core or the resolver found it. Every read takes ``asOf``
 and ``knownAt`` (default: the moment the request arrived).
 """
 
@@ -16,10 +16,10 @@ from typing import Annotated
 import strawberry
 
 from ledger.domain import series as series_fold
-from ledger.domain.errors import ValidationError
 from ledger.read_models import queries
 
 from .context import run
+from .errors import refuse
 from .permissions import CanAudit
 from .types import (
     At,
@@ -79,7 +79,7 @@ class Query:
     ) -> ExposureGraph:
         at = _at(info, as_of, known_at, basis)
         if not 1 <= hops <= 3:
-            raise ValidationError("hops", "must be between 1 and 3")
+            raise refuse("hops", "must be between 1 and 3")
         g = await run(
             queries.graph,
             info.context.ledger.engine,
@@ -118,7 +118,7 @@ class Query:
         after: str | None = None,
     ) -> DealConnection:
         at = _at(info, as_of, known_at, Basis.HEADLINE)
-        after_key = decode_cursor("deal", after)
+        after_key = await run(decode_cursor, "deal", after)
         page = await run(
             queries.deals,
             info.context.ledger.engine,
@@ -162,7 +162,7 @@ class Query:
     ) -> list[CircularFlow]:
         at = _at(info, as_of, known_at, basis)
         if not 1 <= limit <= 1000:
-            raise ValidationError("limit", "must be between 1 and 1000")
+            raise refuse("limit", "must be between 1 and 1000")
         cycles = await run(
             queries.circular_flows,
             info.context.ledger.engine,
@@ -233,7 +233,7 @@ class Query:
         basis: Basis = Basis.HEADLINE,
     ) -> list[SeriesPoint]:
         at = _at(info, None, known_at, basis)
-        points = series_fold.points(from_, to, interval.value)
+        points = await run(series_fold.points, from_, to, interval.value)
         values = await run(
             queries.series,
             info.context.ledger.engine,
@@ -263,8 +263,8 @@ class Query:
         after: str | None = None,
     ) -> EventConnection:
         if not 1 <= first <= MAX_EVENTS_PAGE:
-            raise ValidationError("first", f"must be between 1 and {MAX_EVENTS_PAGE}")
-        key = decode_cursor("position", after)
+            raise refuse("first", f"must be between 1 and {MAX_EVENTS_PAGE}")
+        key = await run(decode_cursor, "position", after)
         found = await run(
             info.context.ledger.store.find,
             stream=stream,

@@ -6,8 +6,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from ledger.domain.errors import ValidationError
-
+from .errors import refuse
 from .permissions import CanAudit
 from .types import Event, Info
 
@@ -26,7 +25,7 @@ class Subscription:
         after_position: int | None = None,
     ) -> AsyncGenerator[Event, None]:
         if after_position is not None and after_position < 0:
-            raise ValidationError("after_position", "must be 0 or more")
+            raise refuse("after_position", "must be 0 or more")
         wanted = set(types) if types else None
         async for event in info.context.tail.follow(after_position):
             if wanted is None or event.type in wanted:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from .errors import ValidationError
+
 # instrument -> whether the payer is the exposed party (else the payee is)
 PAYER_EXPOSED = {
     "equity": True,
@@ -305,9 +307,9 @@ def stress_test(
     round; repeat until no one new defaults. Entities without a valuation take losses but
     never default by the threshold (there is nothing to compare the loss with)."""
     if not ZERO <= recovery_rate <= 1:
-        raise ValueError(f"recovery_rate must be between 0 and 1, got {recovery_rate}")
+        raise ValidationError("recovery_rate", f"must be between 0 and 1, got {recovery_rate}")
     if threshold <= 0:
-        raise ValueError(f"threshold must be above 0, got {threshold}")
+        raise ValidationError("threshold", f"must be above 0, got {threshold}")
     pairs = exposures(edges)
     down = set(defaulted)
     result = StressResult()

@@ -7,8 +7,10 @@ class LedgerError(Exception):
     """Base of every error the ledger raises on purpose."""
 
 
-class ValidationError(LedgerError):
-    """Input refused before anything was written; names the offending field and the reason."""
+class ValidationError(LedgerError, ValueError):
+    """Input refused before anything was written; names the offending field and the reason.
+
+    Also a ``ValueError``: a caller that only knows Python's own type still recognises it."""
 
     def __init__(self, field: str, reason: str) -> None:
         self.field = field

@@ -16,6 +16,7 @@ from typing import Any
 
 from . import analysis
 from .aggregates import fold_order, live_events
+from .errors import ValidationError
 from .replay import DealFold, EntityFold
 from .views import check_basis
 
@@ -36,9 +37,11 @@ def points(start: dt.datetime, end: dt.datetime, interval: str) -> list[dt.datet
     """``start``, then a step at a time up to ``end`` inclusive; months keep the start's day
     of the month (clipped to the month's length)."""
     if interval not in INTERVALS:
-        raise ValueError(f"interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+        raise ValidationError(
+            "interval", f"must be one of {', '.join(INTERVALS)}, got {interval!r}"
+        )
     if end < start:
-        raise ValueError("the series ends before it starts")
+        raise ValidationError("to", "must not be before from: the series ends before it starts")
     out = []
     step = 0
     while True:
@@ -56,7 +59,9 @@ def points(start: dt.datetime, end: dt.datetime, interval: str) -> list[dt.datet
             return out
         out.append(t)
         if len(out) > MAX_POINTS:
-            raise ValueError(f"a series has at most {MAX_POINTS} points; use a longer interval")
+            raise ValidationError(
+                "interval", f"must be longer: a series has at most {MAX_POINTS} points"
+            )
         step += 1
 
 
@@ -71,7 +76,7 @@ def series(
     """``metric`` of ``entity_id`` at each as_of in ``at`` (ascending), as known at
     ``known_at``; None where the entity is not registered yet or the metric is undefined."""
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise ValidationError("metric", f"must be one of {', '.join(METRICS)}, got {metric!r}")
     check_basis(basis)
     ordered = fold_order(live_events(e for e in events if e.recorded_at <= known_at))
     entity = EntityFold()

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import analysis
+from .errors import ValidationError
 
 BASES = ("HEADLINE", "COMMITTED", "FUNDED")
 DEAL_STATUSES = ("LIVE", "TERMINATED")
@@ -22,7 +23,7 @@ DEAL_STATUSES = ("LIVE", "TERMINATED")
 
 def check_basis(basis: str) -> str:
     if basis not in BASES:
-        raise ValueError(f"basis must be one of {', '.join(BASES)}, got {basis!r}")
+        raise ValidationError("basis", f"must be one of {', '.join(BASES)}, got {basis!r}")
     return basis
 
 

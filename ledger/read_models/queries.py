@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine
 from ..domain import analysis
 from ..domain import series as series_fold
 from ..domain.envelope import RecordedEvent
-from ..domain.errors import NotFound
+from ..domain.errors import NotFound, ValidationError
 from ..domain.views import (
     DEAL_STATUSES,
     DealView,
@@ -277,7 +277,7 @@ def _reading(engine: Engine) -> Iterator[Connection]:
 def _params(as_of: dt.datetime, known_at: dt.datetime) -> dict[str, Any]:
     for name, value in (("as_of", as_of), ("known_at", known_at)):
         if value.tzinfo is None:
-            raise ValueError(f"{name} must be timezone-aware")
+            raise ValidationError(name, "must be timezone-aware")
     return {"as_of": as_of, "known_at": known_at}
 
 
@@ -506,9 +506,11 @@ def deals(
     of the previous page). ``entity_id`` and ``instrument`` match any leg of the current set;
     ``status`` is LIVE or TERMINATED."""
     if not 1 <= first <= MAX_PAGE:
-        raise ValueError(f"first must be between 1 and {MAX_PAGE}, got {first}")
+        raise ValidationError("first", f"must be between 1 and {MAX_PAGE}, got {first}")
     if status is not None and status not in DEAL_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(DEAL_STATUSES)}, got {status!r}")
+        raise ValidationError(
+            "status", f"must be one of {', '.join(DEAL_STATUSES)}, got {status!r}"
+        )
     params = _params(as_of, known_at) | {
         "limit": first + 1,
         "after": after,
