@@ -50,7 +50,9 @@ def ask(database: TestDatabase, store: EventStore, query: str) -> dict[str, Any]
     return result.data
 
 
-def statements(database: TestDatabase, store: EventStore) -> tuple[int, dict[str, Any]]:
+def statements(
+    database: TestDatabase, store: EventStore, query: str = QUERY
+) -> tuple[int, dict[str, Any]]:
     seen: list[str] = []
 
     def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -59,7 +61,7 @@ def statements(database: TestDatabase, store: EventStore) -> tuple[int, dict[str
     Projector(database.app_engine, store).run_once()
     event.listen(database.app_engine, "before_cursor_execute", count)
     try:
-        data = ask(database, store, QUERY)
+        data = ask(database, store, query)
     finally:
         event.remove(database.app_engine, "before_cursor_execute", count)
     return len(seen), data
@@ -99,3 +101,23 @@ def test_a_graph_query_builds_only_the_lists_it_asks_for(
     )
     assert len(graph["exposureGraph"]["exposures"]) == 3
     assert ranked == [1]
+
+
+def test_nested_payers_and_payees_are_the_graph_s_own_nodes_not_a_second_query(
+    database: TestDatabase, store: EventStore
+) -> None:
+    star(store, 3, 0)
+    flat, _ = statements(
+        database, store, '{ exposureGraph(asOf: "2026-01-01") { edges { payerId payeeId } } }'
+    )
+    nested, data = statements(
+        database,
+        store,
+        '{ exposureGraph(asOf: "2026-01-01") { edges { payer { name } payee { name } } } }',
+    )
+    assert {e["payee"]["name"] for e in data["exposureGraph"]["edges"]} == {
+        "Spoke0",
+        "Spoke1",
+        "Spoke2",
+    }
+    assert nested == flat
