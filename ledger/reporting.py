@@ -1,12 +1,15 @@
-"""Printing the analyst's report (``ledger.domain.report``): terminal tables, Markdown, JSON.
+"""Printing the analyst's report (``ledger.domain.report``) as terminal tables, Markdown or
+JSON, and the auditor's replay (``ledger.audit``) as tables or JSON.
 
 Tables and Markdown round amounts for reading ($1.5B); JSON keeps them exact, as strings.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from rich.console import Console
@@ -14,6 +17,9 @@ from rich.table import Table
 
 from .domain.money import format_usd
 from .domain.report import Report
+
+if TYPE_CHECKING:
+    from .audit import Replay
 
 
 def usd(amount: Decimal | None) -> str:
@@ -137,3 +143,60 @@ def json_bytes(report: Report) -> bytes:
     return orjson.dumps(
         report.as_dict(), default=_exact, option=orjson.OPT_INDENT_2 | orjson.OPT_UTC_Z
     )
+
+
+def replay_json(result: Replay, as_of: dt.datetime, known_at: dt.datetime, basis: str) -> str:
+    """The replayed graph as JSON: nodes by id, edges by deal and leg, amounts exact."""
+    graph = result.graph
+    return json.dumps(
+        {
+            "as_of": as_of.isoformat(),
+            "known_at": known_at.isoformat(),
+            "basis": basis,
+            "events_read": result.events_read,
+            "nodes": {
+                i: {"name": n.name, "valuation_usd": str(n.valuation_usd or "") or None}
+                for i, n in sorted(graph.nodes.items())
+            },
+            "edges": [
+                {
+                    "deal_id": e.deal_id,
+                    "leg": e.leg,
+                    "payer": e.payer,
+                    "payee": e.payee,
+                    "instrument": e.instrument,
+                    "amount_usd": str(e.amount_usd),
+                }
+                for e in sorted(graph.edges, key=lambda e: (e.deal_id, e.leg))
+            ],
+        },
+        indent=2,
+    )
+
+
+def print_replay(
+    result: Replay, as_of: dt.datetime, known_at: dt.datetime, console: Console
+) -> None:
+    """What was replayed, then the graph's nodes and edges as two tables."""
+    graph = result.graph
+    console.print(
+        f"replayed {result.events_read:,} events (positions 1–{result.until_position:,}), "
+        f"{result.events_kept:,} visible at asOf {as_of.isoformat()}, "
+        f"knownAt {known_at.isoformat()}",
+        highlight=False,
+    )
+    nodes = Table("entity", "name", "valuation", title="Nodes", title_justify="left")
+    for entity_id, node in sorted(graph.nodes.items()):
+        nodes.add_row(entity_id, node.name, usd(node.valuation_usd))
+    edges = Table(
+        "deal",
+        "leg",
+        "payer → payee",
+        "instrument",
+        "amount",
+        title="Edges",
+        title_justify="left",
+    )
+    for e in sorted(graph.edges, key=lambda e: (e.deal_id, e.leg)):
+        edges.add_row(e.deal_id, e.leg, f"{e.payer} → {e.payee}", e.instrument, usd(e.amount_usd))
+    console.print(nodes, edges)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import text
@@ -129,3 +131,41 @@ def test_projections_status_shows_the_lag_and_run_catches_up(filled: EventStore,
     assert "applied 3 events" in result.stdout
     after = run_ledger("projections", "status", env=env)
     assert "checkpoint 3, head 3, lag 0 events" in after.stdout
+
+
+def _commands(help_text: str) -> list[str]:
+    """The command names a click ``--help`` lists under "Commands:"."""
+    listed = help_text.split("\nCommands:\n", 1)[1]
+    return [line.split()[0] for line in listed.splitlines() if line.startswith("  ")]
+
+
+def test_python_dash_m_ledger_cli_offers_every_command_of_the_ledger_script() -> None:
+    env = clean_env()
+    script = run_ledger("--help", env=env)
+    module = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert script.returncode == 0 and module.returncode == 0, module.stderr
+    commands = _commands(script.stdout)
+    assert {"serve", "db", "keys", "projections", "synth", "replay"} <= set(commands)
+    assert _commands(module.stdout) == commands
+
+
+def test_python_dash_m_ledger_cli_keys_help_works() -> None:
+    # a bug: the __main__ guard sat mid-module, so `python -m` lacked the later groups
+    result = subprocess.run(
+        [sys.executable, "-m", "ledger.cli", "keys", "--help"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "API keys for the HTTP API" in result.stdout
+    assert {"create", "list", "revoke"} <= set(_commands(result.stdout))

@@ -1,0 +1,124 @@
+"""``ledger serve``: the web app's command, added to the ``ledger`` group as a plugin.
+
+``pyproject.toml`` registers it in the ``ledger.commands`` entry point group, which
+``ledger.cli`` reads; so the core's CLI offers ``serve`` without ever importing ``api``.
+Importing this module is cheap (uvicorn and the app are imported when the command runs), as
+every ``ledger`` command imports it.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from ledger.cli import err, with_ledger
+from ledger.runtime import Ledger
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on [LEDGER_HOST, 127.0.0.1].")
+@click.option("--port", default=None, type=int, help="Port to listen on [LEDGER_PORT, 8000].")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (one database, one projector among them).",
+)
+@with_ledger
+def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> None:
+    """Run the HTTP service (GraphQL, /health, /ready, /metrics) until interrupted.
+
+    SIGTERM or Ctrl-C shuts it down gracefully: requests in flight are answered (for up to
+    10 s), then the projector and the embedded PostgreSQL stop.
+    """
+    import uvicorn
+
+    from api.app import create_app
+    from api.observability import configure_logging
+
+    settings = ledger.settings
+    where = (
+        "embedded PostgreSQL in " + str(settings.data_dir)
+        if settings.embedded
+        else ("PostgreSQL at " + ledger.engine.url.render_as_string(hide_password=True))
+    )
+    if settings.should_seed_on_start:
+        from ledger.transfer.seed import load_seed
+
+        report = load_seed(ledger.store)
+        if report.written:
+            from ledger.read_models.projector import Projector
+
+            # projected before the first request, so the first query sees the deal web
+            Projector(ledger.engine, ledger.store).run_once()
+            err.print(
+                f"loaded the AI deal web: {report.written} events (docs/dataset.md)",
+                highlight=False,
+            )
+        for refused in report.refused:
+            err.print(f"[yellow]seed line refused[/] {refused}", highlight=False)
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    err.print(
+        f"deal ledger on http://{bind_host}:{bind_port} ({where}, "
+        f"head {ledger.store.head().digest}, {workers} worker{'s' if workers > 1 else ''})",
+        highlight=False,
+    )
+    configure_logging(settings.log_level)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT and then re-raises the signal; this
+    # handler turns that into a normal exit so the embedded PostgreSQL is stopped cleanly.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_normally)
+    options: dict[str, Any] = {
+        "host": bind_host,
+        "port": bind_port,
+        "log_config": None,  # configure_logging's JSON lines
+        "log_level": settings.log_level,
+        "timeout_graceful_shutdown": 10,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(ledger), **options)
+        return
+    with _worker_environment(ledger):
+        uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **options)
+
+
+@contextmanager
+def _worker_environment(ledger: Ledger) -> Iterator[None]:
+    """What the workers inherit: this database (already started, migrated and seeded) and a
+    shared directory where their metrics are summed."""
+    import os
+    import shutil
+    import tempfile
+
+    metrics_dir = tempfile.mkdtemp(prefix="ledger-metrics-")
+    owner = ledger.owner_engine.url.set(drivername="postgresql")
+    settings = {
+        "LEDGER_DATABASE_URL": owner.render_as_string(hide_password=False)
+        if ledger.settings.embedded
+        else ledger.settings.database_url,
+        "LEDGER_OWNER_DATABASE_URL": owner.render_as_string(hide_password=False),
+        "LEDGER_MIGRATE_ON_START": "false",
+        "LEDGER_SEED": "false",
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+    }
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update({k: v for k, v in settings.items() if v is not None})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(0)

@@ -1,0 +1,150 @@
+"""The analyst's and the auditor's questions: ``report`` (from the read models) and
+``replay`` (from the raw log alone); their rendering lives in ``ledger.reporting``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ..runtime import Ledger
+from . import INSTANT, err, fail, progress, with_ledger
+
+BASIS = click.Choice(["HEADLINE", "COMMITTED", "FUNDED"], case_sensitive=False)
+
+
+@click.command()
+@click.option("--as-of", type=INSTANT, required=True, help="Valid time: the world on this day.")
+@click.option(
+    "--known-at", type=INSTANT, help="Knowledge time: what the ledger knew then [default: now]."
+)
+@click.option("--since", type=INSTANT, help="Also show how exposures changed since this asOf.")
+@click.option(
+    "--basis",
+    type=BASIS,
+    default="HEADLINE",
+    show_default=True,
+    help="Which amount of a leg counts.",
+)
+@click.option(
+    "--top", type=click.IntRange(min=1), default=15, show_default=True, help="Rows per table."
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["table", "markdown", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.option(
+    "--plot", type=click.Path(dir_okay=False, writable=True), help="Draw the graph to this PNG."
+)
+@with_ledger
+def report(
+    ledger: Ledger,
+    as_of: Any,
+    known_at: Any,
+    since: Any,
+    basis: str,
+    top: int,
+    output_format: str,
+    plot: str | None,
+) -> None:
+    """The analyst's report: largest exposures, circular flows, each entity's commitment ratio
+    and customer concentration, and what changed since a second date."""
+    import datetime as dt
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from .. import reporting
+    from ..domain.report import build
+    from ..read_models import queries
+    from ..read_models.projector import Projector
+
+    Projector(ledger.engine, ledger.store).run_once()  # answer from up-to-date read models
+    known_at = known_at or dt.datetime.now(dt.UTC)
+    basis = basis.upper()
+    graph = queries.graph(ledger.engine, as_of, known_at, basis)
+    earlier = queries.graph(ledger.engine, since, known_at, basis) if since else None
+    result = build(graph, top=top, earlier=earlier)
+    if output_format == "json":
+        click.echo(reporting.json_bytes(result).decode())
+    elif output_format == "markdown":
+        click.echo(reporting.markdown(result))
+    else:
+        reporting.print_tables(result, Console())
+    if plot:
+        try:
+            from ..plot import plot as draw
+        except ImportError:  # pragma: no cover - the plot extra is not installed
+            fail("plotting needs matplotlib and networkx: pip install 'deal-ledger[plot]'")
+        title = f"Exposure graph, asOf {as_of.date().isoformat()} ({basis.lower()})"
+        draw(graph, Path(plot), title)
+        err.print(f"wrote {plot}", highlight=False)
+
+
+@click.command()
+@click.option("--as-of", type=INSTANT, required=True, help="Valid time: the world on this day.")
+@click.option("--known-at", type=INSTANT, help="Knowledge time [default: now].")
+@click.option(
+    "--until-position", type=click.IntRange(min=1), help="Replay exactly the first P events."
+)
+@click.option("--basis", type=BASIS, default="HEADLINE", show_default=True)
+@click.option(
+    "--verify",
+    "check",
+    is_flag=True,
+    help="Compare with the live read models field by field; exit 1 on any difference.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
+@with_ledger
+def replay(
+    ledger: Ledger,
+    as_of: Any,
+    known_at: Any,
+    until_position: int | None,
+    basis: str,
+    check: bool,
+    as_json: bool,
+) -> None:
+    """Replay the raw events from position 1 and print the exposure graph they yield at
+    (as-of, known-at) -- the auditor's answer, independent of the read models."""
+    import datetime as dt
+
+    from rich.console import Console
+
+    from .. import audit, reporting
+    from ..read_models.projector import Projector
+
+    basis = basis.upper()
+    if until_position is not None and check:
+        if known_at is not None:
+            fail("--verify with --until-position takes its knownAt from that position", 2)
+        known_at = audit.known_at_of(ledger.store, until_position)
+    known_at = known_at or dt.datetime.now(dt.UTC)
+    bar, advance = progress(until_position or ledger.store.head().position, "replaying")
+    with bar:
+        result = audit.replay(
+            ledger.store,
+            as_of,
+            known_at,
+            basis,
+            until_position=until_position,
+            on_progress=advance,
+        )
+    if as_json:
+        click.echo(reporting.replay_json(result, as_of, known_at, basis))
+    else:
+        reporting.print_replay(result, as_of, known_at, Console())
+    if check:
+        Projector(ledger.engine, ledger.store).run_once()
+        found = audit.verify(ledger.engine, result, basis)
+        for line in found:
+            err.print(f"[red]differs[/] {line}", highlight=False, soft_wrap=True)
+        if found:
+            fail(f"the read models differ from the replay in {len(found)} places")
+        err.print("verified: the read models give the same graph, field by field", highlight=False)
+
+
+COMMANDS = (report, replay)
