@@ -25,8 +25,8 @@ from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from api.observability import PROMETHEUS, Metrics, configure_logging, request_context
 from ledger import __version__
-from ledger.read_models.follower import Follower
-from ledger.read_models.projector import Projector
+from ledger.projections.follower import Follower
+from ledger.projections.projector import Projector
 from ledger.runtime import Ledger, check_schema, open_ledger
 from ledger.settings import Settings
 from ledger.store.engine import listen_url

@@ -2,7 +2,7 @@
 
 An answer is final when every root field states its ``knownAt`` (and its valid time: ``asOf``,
 or ``from``/``to`` for a series) and every ``knownAt`` is earlier than the ledger's horizon
-(``ledger.read_models.queries.horizon``): nothing recorded later can change it. Such a response
+(``ledger.projections.horizon``): nothing recorded later can change it. Such a response
 gets a strong ``ETag`` and ``Cache-Control: public, max-age=31536000, immutable`` (``private``
 in production, where answers depend on the caller's key), and a request carrying that ETag in
 ``If-None-Match`` is answered 304 without running the query.
@@ -35,7 +35,7 @@ from graphql import (
 
 from ledger import __version__
 from ledger.domain.instants import parse_instant
-from ledger.read_models.queries import horizon
+from ledger.projections.horizon import horizon
 
 IMMUTABLE = "max-age=31536000, immutable"
 # Root fields whose answer is fixed by (valid time, knowledge time) and their arguments.

@@ -35,7 +35,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from ledger.read_models.projector import Projector
+from ledger.projections.projector import Projector
 
 log = structlog.get_logger("ledger.http")
 

@@ -52,7 +52,7 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
 
         report = load_seed(ledger.store)
         if report.written:
-            from ledger.read_models.projector import Projector
+            from ledger.projections.projector import Projector
 
             # projected before the first request, so the first query sees the deal web
             Projector(ledger.engine, ledger.store).run_once()

@@ -9,7 +9,7 @@
    afresh, as ``bench/queries.py`` makes it.
 2. The service (``api.app.create_app``) is served by uvicorn in a subprocess, one worker,
    with two plain Litestar routes registered beside ``/graphql``: ``/plain/entity/{id}`` and
-   ``/plain/graph``. Each plain route calls the same ``ledger.read_models.queries`` functions
+   ``/plain/graph``. Each plain route calls the same ``ledger.queries`` functions
    the GraphQL resolvers (and their DataLoaders) call for the query below, in the same order,
    off the event loop in the same way, and returns the same fields with the same scalar
    formatting (answers are checked identical before the load starts). The difference between
@@ -66,8 +66,8 @@ from rich.table import Table  # noqa: E402
 
 from api.graphql.context import run  # noqa: E402
 from api.graphql.scalars import parse_instant, serialize_decimal, serialize_instant  # noqa: E402
+from ledger import queries  # noqa: E402
 from ledger.domain import analysis, views  # noqa: E402
-from ledger.read_models import queries  # noqa: E402
 from ledger.synth import START  # noqa: E402
 
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "api.json"
@@ -244,8 +244,8 @@ def prepare_ledger(args: argparse.Namespace, console: Console, stack: contextlib
     """The database URL of the synthetic ledger (made as bench/queries.py makes it, unless
     ``--reuse`` finds it), the admin connection, whether the server is embedded, and facts
     about the ledger."""
-    from ledger.read_models.projector import Projector
-    from ledger.read_models.rebuild import rebuild
+    from ledger.projections.projector import Projector
+    from ledger.projections.rebuild import rebuild
     from ledger.store import EventStore
     from ledger.store.engine import make_engine
     from ledger.store.migrate import upgrade

@@ -55,8 +55,9 @@ from rich.progress import (  # noqa: E402  # noqa: E402
 )
 from rich.table import Table  # noqa: E402
 
-from ledger.read_models import queries  # noqa: E402
-from ledger.read_models.rebuild import rebuild  # noqa: E402
+from ledger import queries  # noqa: E402
+from ledger.projections.rebuild import rebuild  # noqa: E402
+from ledger.queries.graph import _EDGES_TOUCHING  # noqa: E402
 from ledger.store import EventStore  # noqa: E402
 from ledger.store.engine import make_engine  # noqa: E402
 from ledger.store.migrate import upgrade  # noqa: E402
@@ -185,8 +186,8 @@ def questions(
     as_of = START + dt.timedelta(days=rng.randint(0, 3 * 365))
     # Any moment of the ledger's recording: early ones see a smaller web (or no entity yet).
     known_at = recorded[0] + (recorded[1] - recorded[0]) * rng.random()
-    params = {"as_of": as_of, "known_at": known_at, "ids": [entity_id]}
-    edges_sql = queries._EDGES_TOUCHING
+    params = {"as_of": as_of, "known_at": known_at, "basis": "HEADLINE", "ids": [entity_id]}
+    edges_sql = _EDGES_TOUCHING
 
     def two_hop_floor() -> None:
         rows = raw.execute(edges_sql, params, prepare=True).fetchall()

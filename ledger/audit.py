@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from . import queries
 from .domain import replay as oracle
 from .domain.compare import differences
 from .domain.errors import ValidationError
 from .domain.views import Graph
-from .read_models import queries
 from .store.event_store import EventStore
 
 

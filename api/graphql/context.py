@@ -2,7 +2,7 @@
 
 Why loaders: a graph of 50 nodes whose valuations and deals are asked for would otherwise
 cost 100 queries. Each loader collects the keys one event-loop turn asks for and answers them
-with one call to a batch query function of ``ledger.read_models.queries``, per (as_of,
+with one call to a batch query function of ``ledger.queries``, per (as_of,
 known_at[, basis]) group. The blocking query functions run in a worker thread so the event
 loop keeps serving.
 """
@@ -19,12 +19,12 @@ import msgspec
 from strawberry.dataloader import DataLoader
 from strawberry.litestar import BaseContext
 
+from ledger import queries
 from ledger.auth import may
 from ledger.commands import Commands
 from ledger.domain.envelope import RecordedEvent
 from ledger.domain.errors import LedgerError
 from ledger.domain.views import DealView, EntityView, Node
-from ledger.read_models import queries
 from ledger.runtime import Ledger
 
 from .errors import graphql_error

@@ -15,8 +15,8 @@ from typing import Annotated
 
 import strawberry
 
+from ledger import queries
 from ledger.domain import series as series_fold
-from ledger.read_models import queries
 
 from .context import run
 from .errors import refuse

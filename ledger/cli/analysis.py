@@ -57,10 +57,9 @@ def report(
 
     from rich.console import Console
 
-    from .. import reporting
+    from .. import queries, reporting
     from ..domain.report import build
-    from ..read_models import queries
-    from ..read_models.projector import Projector
+    from ..projections.projector import Projector
 
     Projector(ledger.engine, ledger.store).run_once()  # answer from up-to-date read models
     known_at = known_at or dt.datetime.now(dt.UTC)
@@ -115,7 +114,7 @@ def replay(
     from rich.console import Console
 
     from .. import audit, reporting
-    from ..read_models.projector import Projector
+    from ..projections.projector import Projector
 
     basis = basis.upper()
     if until_position is not None and check:

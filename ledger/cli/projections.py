@@ -20,7 +20,7 @@ def projections() -> None:
 @with_ledger
 def projections_status(ledger: Ledger, as_json: bool) -> None:
     """Show each projection's checkpoint, the ledger's head and the lag between them."""
-    from ..read_models.projector import Projector
+    from ..projections.projector import Projector
 
     status = Projector(ledger.engine, ledger.store).status()
     if as_json:
@@ -44,7 +44,7 @@ def projections_status(ledger: Ledger, as_json: bool) -> None:
 @with_ledger
 def projections_run(ledger: Ledger, batch_size: int) -> None:
     """Apply every event after the checkpoint to the read models, once, and stop."""
-    from ..read_models.projector import Projector
+    from ..projections.projector import Projector
 
     applied = Projector(ledger.engine, ledger.store, batch_size=batch_size).run_once()
     if applied is None:
@@ -66,7 +66,7 @@ def projections_rebuild(ledger: Ledger, chunk: int) -> None:
 
     Queries keep answering from the current tables until the swap, which is atomic.
     """
-    from ..read_models.rebuild import RebuildFailed, rebuild
+    from ..projections.rebuild import RebuildFailed, rebuild
 
     head = ledger.store.head().position
     bar, advance = progress(head, "rebuilding")

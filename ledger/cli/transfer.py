@@ -108,7 +108,7 @@ def restore(ledger: Ledger, file: Any) -> None:
     Same positions, times and hashes; refused, with nothing written, if the file's chain does
     not verify. Then the read models are brought up to date.
     """
-    from ..read_models.projector import Projector
+    from ..projections.projector import Projector
     from ..transfer.restore import restore_lines
 
     bar, advance = progress(0, "restoring")

@@ -7,9 +7,9 @@ import signal
 import subprocess
 import time
 
-from ledger.read_models.digest import digest
-from ledger.read_models.projector import Projector
-from ledger.read_models.rebuild import rebuild
+from ledger.projections.digest import digest
+from ledger.projections.projector import Projector
+from ledger.projections.rebuild import rebuild
 from ledger.store import EventStore
 from tests.conftest import APP_ROLE, TestDatabase
 from tests.e2e.processes import LEDGER, clean_env

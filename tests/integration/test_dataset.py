@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from ledger import queries
 from ledger.domain import analysis
-from ledger.read_models import queries
-from ledger.read_models.projector import Projector
+from ledger.projections.projector import Projector
 from ledger.store import EventStore
 from ledger.transfer.seed import load_seed
 from tests.conftest import TestDatabase

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from ledger.read_models import queries
-from ledger.read_models.follower import Follower
-from ledger.read_models.projector import Projector
+from ledger import queries
+from ledger.projections.follower import Follower
+from ledger.projections.projector import Projector
 from ledger.store import EventStore
 from tests.conftest import TestDatabase
 from tests.factories import registered, valuation

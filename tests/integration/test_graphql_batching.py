@@ -12,7 +12,7 @@ from sqlalchemy import event
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
 from ledger.domain.views import Graph
-from ledger.read_models.projector import Projector
+from ledger.projections.projector import Projector
 from ledger.runtime import Ledger
 from ledger.store import EventStore
 from tests.conftest import TestDatabase

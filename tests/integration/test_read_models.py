@@ -12,14 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ledger import queries
 from ledger.domain import analysis, replay
 from ledger.domain import series as series_fold
 from ledger.domain.envelope import NewEvent
 from ledger.domain.event_data import validate_data
-from ledger.read_models import projection, queries
-from ledger.read_models.digest import digest
-from ledger.read_models.projector import Projector
-from ledger.read_models.rebuild import rebuild
+from ledger.projections import statements
+from ledger.projections.digest import digest
+from ledger.projections.projector import Projector
+from ledger.projections.rebuild import rebuild
 from ledger.store import EventStore
 from tests.conftest import APP_ROLE, TestDatabase
 
@@ -273,7 +274,7 @@ def test_the_projector_applies_each_event_once_and_reports_its_lag(
 def test_only_one_projector_works_at_a_time(
     database: TestDatabase, store: EventStore, projector: Projector
 ) -> None:
-    from ledger.read_models.projector import PROJECTOR_LOCK_KEY
+    from ledger.projections.projector import PROJECTOR_LOCK_KEY
 
     with database.app_engine.connect() as holder:
         holder.exec_driver_sql("SELECT pg_advisory_lock(%(k)s)", {"k": PROJECTOR_LOCK_KEY})
@@ -394,7 +395,7 @@ def start_afresh(database: TestDatabase) -> None:
     """
     with database.owner_engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE events DISABLE TRIGGER events_no_truncate")
-        conn.exec_driver_sql("TRUNCATE events, " + ", ".join(projection.TABLES))
+        conn.exec_driver_sql("TRUNCATE events, " + ", ".join(statements.TABLES))
         conn.exec_driver_sql("ALTER TABLE events ENABLE ALWAYS TRIGGER events_no_truncate")
 
 

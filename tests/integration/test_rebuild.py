@@ -8,10 +8,10 @@ import threading
 import pytest
 from sqlalchemy import text
 
-from ledger.read_models import queries
-from ledger.read_models.digest import digest
-from ledger.read_models.projector import Projector
-from ledger.read_models.rebuild import REBUILD_LOCK_KEY, RebuildInProgress, rebuild
+from ledger import queries
+from ledger.projections.digest import digest
+from ledger.projections.projector import Projector
+from ledger.projections.rebuild import REBUILD_LOCK_KEY, RebuildInProgress, rebuild
 from ledger.store import EventStore
 from tests.conftest import APP_ROLE, TestDatabase
 from tests.factories import fill, valuation

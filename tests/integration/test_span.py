@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
+from ledger import queries
 from ledger.domain.views import Span
-from ledger.read_models import queries
-from ledger.read_models.digest import digest
-from ledger.read_models.projector import Projector
-from ledger.read_models.rebuild import rebuild
+from ledger.projections.digest import digest
+from ledger.projections.projector import Projector
+from ledger.projections.rebuild import rebuild
 from ledger.store import EventStore, migrate
 from tests.conftest import APP_ROLE, TestDatabase
 from tests.factories import announced, registered, valuation

@@ -7,9 +7,9 @@ import datetime as dt
 
 import pytest
 
+from ledger import queries
 from ledger.domain import replay
-from ledger.read_models import queries
-from ledger.read_models.projector import Projector
+from ledger.projections.projector import Projector
 from ledger.store import EventStore
 from ledger.synth import DAYS, START, plan, synth
 from tests.conftest import TestDatabase

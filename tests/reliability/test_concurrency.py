@@ -27,10 +27,10 @@ from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import text
 
 from ledger.domain.errors import VersionConflict
-from ledger.read_models.digest import digest
-from ledger.read_models.follower import Follower
-from ledger.read_models.projector import Projector
-from ledger.read_models.rebuild import rebuild
+from ledger.projections.digest import digest
+from ledger.projections.follower import Follower
+from ledger.projections.projector import Projector
+from ledger.projections.rebuild import rebuild
 from ledger.store import EventStore
 from ledger.store.engine import make_engine
 from ledger.store.verify import verify

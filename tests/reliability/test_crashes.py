@@ -33,9 +33,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from ledger.read_models.digest import digest
-from ledger.read_models.projector import Projector
-from ledger.read_models.rebuild import RebuildInProgress, rebuild
+from ledger.projections.digest import digest
+from ledger.projections.projector import Projector
+from ledger.projections.rebuild import RebuildInProgress, rebuild
 from ledger.store import EventStore, migrate
 from ledger.store.embedded import EmbeddedPostgres
 from ledger.store.engine import make_engine

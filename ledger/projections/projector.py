@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from ..store import EventStore
-from . import projection
+from . import statements
 
 PROJECTOR_LOCK_KEY = 0x6C6564676571  # "ledgeq": one projector per database
 
@@ -59,13 +59,13 @@ class Projector:
             try:
                 with conn.cursor() as cur:
                     while True:
-                        after = projection.checkpoint(cur, lock=True)
+                        after = statements.checkpoint(cur, lock=True)
                         head = _head(cur)
                         if head <= after:
                             conn.rollback()
                             return applied
                         upto = min(head, after + self.batch_size)
-                        projection.apply(cur, after, upto)
+                        statements.apply(cur, after, upto)
                         conn.commit()
                         applied += upto - after
             finally:
@@ -80,6 +80,6 @@ class Projector:
         with self.engine.connect() as conn:
             checkpoint = conn.exec_driver_sql(
                 "SELECT coalesce(max(position), 0) FROM projection_checkpoints WHERE name = %(n)s",
-                {"n": projection.NAME},
+                {"n": statements.NAME},
             ).scalar_one()
-        return Status(projection.NAME, checkpoint, self.store.head().position)
+        return Status(statements.NAME, checkpoint, self.store.head().position)

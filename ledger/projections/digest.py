@@ -13,7 +13,7 @@ import hashlib
 from psycopg import sql
 from sqlalchemy import Engine
 
-from .projection import TABLES
+from .statements import TABLES
 
 
 def digest(engine: Engine, schema: str = "public") -> dict[str, str]:

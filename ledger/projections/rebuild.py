@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Engine
 
-from . import projection
+from . import statements
 from .projector import PROJECTOR_LOCK_KEY
 
 FRESH_SCHEMA = "ledger_rebuild"
@@ -74,7 +74,7 @@ class _Definitions:
 
 
 def _definitions(cur: psycopg.Cursor) -> _Definitions:
-    tables = [t for t in projection.TABLES if t not in projection.KEYED]
+    tables = [t for t in statements.TABLES if t not in statements.KEYED]
     constraints = cur.execute(
         """
         SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)
@@ -107,10 +107,10 @@ def _create_fresh_tables(cur: psycopg.Cursor, app_role: str | None) -> _Definiti
     definitions = _definitions(cur)
     cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(FRESH_SCHEMA)))
     cur.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(FRESH_SCHEMA)))
-    for table in projection.TABLES:
+    for table in statements.TABLES:
         like = (
             "INCLUDING ALL"
-            if table in projection.KEYED
+            if table in statements.KEYED
             else ("INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS")
         )
         cur.execute(
@@ -142,7 +142,7 @@ def _index_fresh_tables(cur: psycopg.Cursor, definitions: _Definitions) -> None:
         cur.execute(sql.SQL(statement))
     cur.execute(
         sql.SQL("ANALYZE {}").format(
-            sql.SQL(", ").join(_ident(FRESH_SCHEMA, t) for t in projection.TABLES)
+            sql.SQL(", ").join(_ident(FRESH_SCHEMA, t) for t in statements.TABLES)
         )
     )
 
@@ -150,7 +150,7 @@ def _index_fresh_tables(cur: psycopg.Cursor, definitions: _Definitions) -> None:
 def _swap(cur: psycopg.Cursor) -> None:
     cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(_ident(RETIRED_SCHEMA)))
     cur.execute(sql.SQL("CREATE SCHEMA {}").format(_ident(RETIRED_SCHEMA)))
-    for table in projection.TABLES:
+    for table in statements.TABLES:
         cur.execute(
             sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
                 _ident("public", table), _ident(RETIRED_SCHEMA)
@@ -210,7 +210,7 @@ def _rebuild(
         while after < head:
             upto = min(head, after + chunk)
             cur.execute(search_path)
-            projection.apply(cur, after, upto)
+            statements.apply(cur, after, upto)
             conn.commit()
             after = upto
             if progress:
@@ -244,12 +244,12 @@ def _swap_in(
             head = _head(cur)
             if head > after:
                 cur.execute(search_path)
-                projection.apply(cur, after, head)
+                statements.apply(cur, after, head)
             cur.execute("SET LOCAL search_path = public")
-            # In the order queries take them (ledger.read_models.queries).
+            # In the order queries take them (ledger.queries._snapshot).
             cur.execute(
                 sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(
-                    sql.SQL(", ").join(_ident("public", t) for t in projection.TABLES)
+                    sql.SQL(", ").join(_ident("public", t) for t in statements.TABLES)
                 )
             )
             _swap(cur)

@@ -1,0 +1,33 @@
+"""Questions to the read models at (as_of, known_at), answered by indexed queries, not replay.
+
+One question family per module: ``_snapshot`` (visibility and the read-only transaction),
+``graph`` (nodes, edges, the exposure graph), ``entities``, ``deals``, ``measures`` (cycles,
+stress), ``series`` (the one family folded from raw events) and ``span``. The API and the CLI
+call the functions re-exported here (``from ledger import queries; queries.graph(...)``).
+
+The re-exports shadow the submodules of the same name (``queries.graph`` is the function);
+inside the package, import names from a submodule (``from .graph import graph``), never the
+submodule itself from the package.
+"""
+
+from .deals import MAX_PAGE, deal, deals, deals_of
+from .entities import entity, entity_views
+from .graph import entities, graph
+from .measures import circular_flows, stress_test
+from .series import series
+from .span import span
+
+__all__ = [
+    "MAX_PAGE",
+    "circular_flows",
+    "deal",
+    "deals",
+    "deals_of",
+    "entities",
+    "entity",
+    "entity_views",
+    "graph",
+    "series",
+    "span",
+    "stress_test",
+]

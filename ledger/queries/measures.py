@@ -1,0 +1,53 @@
+"""Measures over the exposure graph at one point: money-flow cycles and the stress test."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+
+from sqlalchemy import Engine
+
+from ..domain import analysis
+from ..domain.errors import NotFound
+from .graph import graph
+
+
+def circular_flows(
+    engine: Engine,
+    as_of: dt.datetime,
+    known_at: dt.datetime,
+    basis: str = "HEADLINE",
+    *,
+    min_amount: Decimal = Decimal(0),
+    through: str | None = None,
+    limit: int | None = None,
+) -> list[analysis.Cycle]:
+    """The money-flow cycles of at most six entities at (as_of, known_at), largest first."""
+    if through is not None:
+        # Every leg of a cycle of six or fewer entities through an entity touches an entity
+        # at most two legs away from it: three rounds of "legs touching" reach them all.
+        edges = graph(
+            engine, as_of, known_at, basis, entity_ids=[through], hops=3, min_amount=min_amount
+        ).edges
+    else:
+        edges = graph(engine, as_of, known_at, basis, min_amount=min_amount).edges
+    return analysis.circular_flows(edges, min_amount=min_amount, through=through, limit=limit)
+
+
+def stress_test(
+    engine: Engine,
+    defaulted: Sequence[str],
+    recovery_rate: Decimal,
+    threshold: Decimal,
+    as_of: dt.datetime,
+    known_at: dt.datetime,
+    basis: str = "HEADLINE",
+) -> analysis.StressResult:
+    """Default ``defaulted`` and follow the losses round by round (spec section 3)."""
+    g = graph(engine, as_of, known_at, basis)
+    unknown = sorted(set(defaulted) - set(g.nodes))
+    if unknown:
+        raise NotFound(f"defaulted: no entity {', '.join(unknown)} at this as_of / known_at")
+    valuations = {entity_id: node.valuation_usd for entity_id, node in g.nodes.items()}
+    return analysis.stress_test(g.edges, valuations, defaulted, recovery_rate, threshold)
