@@ -20,11 +20,20 @@ from ledger.domain import series as series_fold
 
 from .context import run
 from .errors import refuse
+from .measures import (
+    CircularFlow,
+    ExposureGraph,
+    LedgerHead,
+    LedgerSpan,
+    Loss,
+    SeriesPoint,
+    StressRound,
+    StressTest,
+)
 from .permissions import CanAudit
 from .types import (
     At,
     Basis,
-    CircularFlow,
     Deal,
     DealConnection,
     DealEdge,
@@ -33,17 +42,10 @@ from .types import (
     Event,
     EventConnection,
     EventEdge,
-    ExposureGraph,
     Info,
     Interval,
-    LedgerHead,
-    LedgerSpan,
-    Loss,
     Metric,
     PageInfo,
-    SeriesPoint,
-    StressRound,
-    StressTest,
     decode_cursor,
     encode_cursor,
 )
