@@ -1,1 +1,5 @@
-"""The web edge: a Litestar app over the ledger's core (GraphQL arrives with the API issue)."""
+"""The web edge: a Litestar app serving GraphQL (``api.graphql``), the dashboard, GraphiQL,
+exports, health and metrics over the ledger's core; ``api.serve`` runs it under uvicorn.
+
+Arrows point inward: this package imports ``ledger``, never the other way round.
+"""

@@ -17,13 +17,12 @@ from .canonical import JSONValue, canonical_bytes, normalise
 from .chain import content_hash
 from .errors import ValidationError
 from .event_data import validate_data
-from .event_types import EVENT_TYPES, MAX_SLUG_LENGTH, STREAM
+from .event_types import EVENT_TYPES, MAX_SLUG_LENGTH, MAX_TEXT, STREAM
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
 SOURCE_KEYS = ("url", "title", "note")
 METADATA_KEYS = ("actor", "actor_role", "request_id", "correlation_id", "causation_id")
 UUID_METADATA_KEYS = ("correlation_id", "causation_id")
-MAX_TEXT = 2000
 
 
 @dataclass(frozen=True, slots=True)

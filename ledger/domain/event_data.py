@@ -18,10 +18,9 @@ from decimal import Decimal
 from typing import Any
 
 from .errors import ValidationError
-from .event_types import MAX_SLUG_LENGTH
+from .event_types import MAX_SLUG_LENGTH, MAX_TEXT, SLUG
 from .money import format_usd, parse_usd
 
-SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 ENTITY_KINDS = ("company", "government", "fund", "other")
 VALUATION_BASES = ("funding_round", "secondary_sale", "market_cap", "estimate")
 INSTRUMENTS = (
@@ -33,7 +32,6 @@ INSTRUMENTS = (
     "revenue_share",
     "warrant",
 )
-MAX_TEXT = 2000
 
 Check = Callable[[Any, str], Any]
 

@@ -26,12 +26,9 @@ EVENT_TYPES: frozenset[str] = frozenset(
     ENTITY_EVENT_TYPES + DEAL_EVENT_TYPES + ANY_STREAM_EVENT_TYPES
 )
 
+# An id: lower-case words joined by single hyphens; a stream is a kind and an id.
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-STREAM_KINDS: tuple[str, ...] = ("entity", "deal")
-STREAM = re.compile(r"(entity|deal)/([a-z0-9]+(?:-[a-z0-9]+)*)")
+STREAM = re.compile(rf"(entity|deal)/({SLUG.pattern})")
 MAX_SLUG_LENGTH = 100
-
-
-def stream_for(kind: str, slug: str) -> str:
-    """The stream name of an entity or deal, e.g. ``entity/openai`` or ``deal/nvidia-openai-2025-09``."""
-    return f"{kind}/{slug}"
+# The longest free text (a title, a note, a source field) an event may carry.
+MAX_TEXT = 2000

@@ -75,9 +75,3 @@ def key_of(engine: Engine, key: str) -> ApiKey | None:
             {"h": key_hash(key)},
         ).one_or_none()
     return ApiKey(*row) if row else None
-
-
-def role_of(engine: Engine, key: str) -> str | None:
-    """The role of a valid, unrevoked key; None for anything else."""
-    found = key_of(engine, key)
-    return found.role if found else None

@@ -14,8 +14,6 @@ Create Date: 2026-11-23
 
 from __future__ import annotations
 
-import importlib
-
 from alembic import context, op
 
 revision = "0002"
@@ -229,7 +227,51 @@ def upgrade() -> None:
         op.execute(_grant(_app_role()))
 
 
+# The check of migration 0001, restored on downgrade: a frozen copy, not a reference to 0001.
+PREVIOUS_CHECK_APPEND_FUNCTION = r"""
+-- Every insert must continue the chain: contiguous positions and stream versions,
+-- prev_hash linking to the previous event, recorded_at from this transaction's clock
+-- and never earlier than the previous event's.
+CREATE OR REPLACE FUNCTION events_check_append() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT n.position,
+           CASE
+             WHEN n.recorded_at < transaction_timestamp() OR n.recorded_at > clock_timestamp()
+               THEN 'recorded_at must be the database clock at the time of the append'
+             WHEN n.position = 1 AND n.prev_hash <> repeat('0', 64)
+               THEN 'the first event must chain from the genesis hash'
+             WHEN n.position > 1 AND p.position IS NULL
+               THEN 'positions must be contiguous (position ' || n.position - 1 || ' is missing)'
+             WHEN n.position > 1 AND p.hash <> n.prev_hash
+               THEN 'prev_hash must be the hash of position ' || n.position - 1
+             WHEN n.position > 1 AND p.recorded_at > n.recorded_at
+               THEN 'recorded_at may not go backwards'
+             WHEN n.stream_version > 1 AND s.position IS NULL
+               THEN 'stream_version must follow the stream''s version ' || n.stream_version - 1
+           END AS problem
+      INTO bad
+      FROM new_events n
+      LEFT JOIN events p ON p.position = n.position - 1
+      LEFT JOIN events s ON s.stream = n.stream AND s.stream_version = n.stream_version - 1
+     WHERE n.recorded_at < transaction_timestamp() OR n.recorded_at > clock_timestamp()
+        OR (n.position = 1 AND n.prev_hash <> repeat('0', 64))
+        OR (n.position > 1 AND (p.position IS NULL OR p.hash <> n.prev_hash
+                                OR p.recorded_at > n.recorded_at))
+        OR (n.stream_version > 1 AND s.position IS NULL)
+     ORDER BY n.position
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'append refused at position %: %', bad.position, bad.problem
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+
+
 def downgrade() -> None:
-    previous = importlib.import_module("migrations.versions.0001_events").CHECK_APPEND_FUNCTION
-    op.execute(previous.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1))
+    op.execute(PREVIOUS_CHECK_APPEND_FUNCTION)
     op.execute(f"DROP FUNCTION {SIGNATURE}")

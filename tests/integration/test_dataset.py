@@ -38,7 +38,9 @@ def test_the_seed_loads_whole_and_a_second_load_writes_nothing(store: EventStore
 
 
 def test_every_event_names_its_source(seeded: TestDatabase, store: EventStore) -> None:
-    for event in store.read(after=0, limit=10_000):
+    events = store.read(after=0, limit=10_000)
+    assert events, "the seed recorded nothing"
+    for event in events:
         assert event.source.get("url", "").startswith("https://") or event.source.get("title")
 
 
