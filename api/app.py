@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, get
 from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
@@ -144,7 +144,7 @@ def create_app(
         middleware=[
             request_context,
             PROMETHEUS.middleware,
-            partial(past_queries_cached, production=production),
+            DefineMiddleware(past_queries_cached, production=production),
         ],
     )
 

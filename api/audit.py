@@ -7,10 +7,12 @@ role that may read the raw log (`events`): open locally, an auditor's key in pro
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import get
 from litestar.datastructures import State
 from litestar.exceptions import PermissionDeniedException
-from litestar.params import QueryParameter
+from litestar.params import Parameter
 from litestar.response import Stream
 
 from api.callers import caller
@@ -25,8 +27,8 @@ EXPORT_MEDIA_TYPE = "application/x-ndjson"
 async def export(
     state: State,
     headers: dict[str, str],
-    from_position: int | None = QueryParameter(name="fromPosition", default=None, ge=1),
-    to_position: int | None = QueryParameter(name="toPosition", default=None, ge=1),
+    from_position: Annotated[int | None, Parameter(query="fromPosition", ge=1)] = None,
+    to_position: Annotated[int | None, Parameter(query="toPosition", ge=1)] = None,
 ) -> Stream:
     ledger: Ledger = state.ledger
     found = await caller(ledger, headers)

@@ -48,7 +48,7 @@ def _usd(rng: random.Random, lo: float = 6, hi: float = 11) -> int:
     return int(round(10 ** rng.uniform(lo, hi), -5))
 
 
-def _event(rng: random.Random, type: str, data: dict, at: dt.datetime) -> NewEvent:
+def _event(rng: random.Random, type: str, data: dict, at: dt.datetime | str) -> NewEvent:
     event_id = uuid.UUID(int=rng.getrandbits(128), version=4)  # seeded like everything else
     return NewEvent(type=type, data=data, effective_at=at, source=SOURCE, event_id=event_id)
 

@@ -342,9 +342,9 @@ class Event:
             schema_version=e.schema_version,
             effective_at=e.effective_at,
             recorded_at=e.recorded_at,
-            data=e.data,
-            source=e.source,
-            metadata=e.metadata,
+            data=JSON(e.data),
+            source=JSON(e.source),
+            metadata=JSON(e.metadata),
             prev_hash=e.prev_hash,
             hash=e.hash,
         )

@@ -42,7 +42,7 @@ def points(start: dt.datetime, end: dt.datetime, interval: str) -> list[dt.datet
         )
     if end < start:
         raise ValidationError("to", "must not be before from: the series ends before it starts")
-    out = []
+    out: list[dt.datetime] = []
     step = 0
     while True:
         try:

