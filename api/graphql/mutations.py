@@ -1,7 +1,10 @@
 """The writes (spec section 4): one mutation per event type, each answering a typed result.
 
-A mutation builds the command's arguments from its own, asks the ledger's command service to
-record it, and answers ``Recorded`` or the refusal as a type of ``results``.
+A mutation builds its command (``ledger.domain.commands``) from its arguments as GraphQL
+parsed them (amounts as ``Decimal``, dates as dates: the domain normalises them), and
+``_record`` checks who may write, adds who recorded it to the envelope, has the ledger's
+command service handle it on a thread, and answers ``Recorded`` or the refusal as a type of
+``results``.
 """
 
 from __future__ import annotations
@@ -9,14 +12,27 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from dataclasses import replace
 from decimal import Decimal
 from typing import Annotated, Any
 
 import strawberry
 from strawberry.scalars import JSON
 
+from ledger.domain.commands import (
+    AmendDeal,
+    AnnounceDeal,
+    Command,
+    Envelope,
+    FundTranche,
+    RegisterEntity,
+    RenameEntity,
+    ReportRevenue,
+    ReportValuation,
+    RetractEvent,
+    TerminateDeal,
+)
 from ledger.domain.errors import LedgerError, ValidationError
-from ledger.domain.money import format_usd
 
 from ..observability import EVENTS_APPENDED
 from .permissions import WRITE_REFUSED, may_write
@@ -30,7 +46,7 @@ class SourceInput:
     title: str | None = None
     note: str | None = None
 
-    def as_dict(self) -> dict[str, str]:
+    def to_domain(self) -> dict[str, str]:
         return {
             k: v for k, v in (("url", self.url), ("title", self.title), ("note", self.note)) if v
         }
@@ -49,65 +65,71 @@ class LegInput:
     term_start: dt.date | None = None
     term_end: dt.date | None = None
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "leg": self.leg,
-            "payer": self.payer,
-            "payee": self.payee,
-            "instrument": self.instrument,
-        }
-        for key in ("headline_usd", "committed_usd", "capacity_gw", "shares"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = _amount(value)
-        for key in ("term_start", "term_end"):
-            value = getattr(self, key)
-            if value is not None:
-                out[key] = value.isoformat()
-        return out
+    def to_domain(self) -> dict[str, Any]:
+        """The leg as a deal command takes it: amounts as ``Decimal``, terms as dates (the
+        domain normalises them); fields not given are left out."""
+        return {name: value for name in LEG_FIELDS if (value := getattr(self, name)) is not None}
 
 
-def _amount(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    return format_usd(value) if value.is_finite() else str(value)
+LEG_FIELDS = (
+    "leg",
+    "payer",
+    "payee",
+    "instrument",
+    "headline_usd",
+    "committed_usd",
+    "capacity_gw",
+    "shares",
+    "term_start",
+    "term_end",
+)
 
 
-async def _record(info: Info, command: str, **arguments: Any) -> RecordResult:
-    """Run a command; the domain's refusals become typed results, nothing partial is written.
+def envelope(
+    effective_at: dt.datetime,
+    source: SourceInput,
+    event_id: strawberry.ID | None,
+    expected_version: int | None,
+    metadata: Any,
+) -> Envelope:
+    """The five envelope arguments every mutation takes, as the command's ``Envelope``
+    (the metadata as the client gave it: ``_record`` adds who recorded it)."""
+    return Envelope(
+        effective_at=effective_at,
+        source=source.to_domain(),
+        event_id=event_id,
+        expected_version=expected_version,
+        metadata=metadata,
+    )
+
+
+async def _record(info: Info, command: Command) -> RecordResult:
+    """Record a command; the domain's refusals become typed results, nothing partial is written.
 
     Who may write is asked first, so a caller without a writer's key learns that, whatever
-    else is wrong with the request."""
+    else is wrong with the request. Then the envelope gets who recorded it, from the key, not
+    from the client: the audit trail cannot be forged."""
     context = info.context
     if not may_write(context):
         return ForbiddenProblem(message=WRITE_REFUSED)
-    options = {
-        k: arguments.pop(k)
-        for k in ("event_id", "expected_version", "metadata")
-        if arguments.get(k) is not None
-    }
-    if "event_id" in options:
+    given = command.envelope
+    event_id = None
+    if given.event_id is not None:
         try:
-            options["event_id"] = uuid.UUID(str(options["event_id"]))
+            event_id = uuid.UUID(str(given.event_id))
         except ValueError:
             return result_of(ValidationError("eventId", "must be a UUID"))
-    source = arguments.pop("source")
-    # Who recorded it, from the key, not from the client: the audit trail cannot be forged.
+    metadata = {} if given.metadata is None else given.metadata
+    if not isinstance(metadata, dict):
+        return result_of(ValidationError("metadata", "must be an object"))
     trail = {"actor": context.actor or "anonymous", "actor_role": context.role or "none"}
     if context.request_id:
         trail["request_id"] = context.request_id
-    given = options.get("metadata", arguments.pop("metadata", None))
-    given = {} if given is None else given
-    if not isinstance(given, dict):
-        return result_of(ValidationError("metadata", "must be an object"))
-    options["metadata"] = {**given, **trail}
+    stamped = replace(given, event_id=event_id, metadata={**metadata, **trail})
     try:
         # Straight to a thread, not through ``run``: a refusal here is a typed result.
         recorded = await asyncio.to_thread(
-            getattr(context.commands, command),
-            source=source.as_dict(),
-            **arguments,
-            **options,
+            context.commands.handle, replace(command, envelope=stamped)
         )
     except LedgerError as exc:
         return result_of(exc)
@@ -137,7 +159,17 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "register_entity", **_arguments(locals()))
+        return await _record(
+            info,
+            RegisterEntity(
+                entity_id=entity_id,
+                name=name,
+                kind=kind,
+                ticker=ticker,
+                country=country,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )
 
     @strawberry.mutation
     async def rename_entity(
@@ -151,7 +183,14 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "rename_entity", **_arguments(locals()))
+        return await _record(
+            info,
+            RenameEntity(
+                entity_id=entity_id,
+                name=name,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )
 
     @strawberry.mutation
     async def report_valuation(
@@ -167,7 +206,16 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "report_valuation", **_arguments(locals()))
+        return await _record(
+            info,
+            ReportValuation(
+                entity_id=entity_id,
+                valuation_usd=valuation_usd,
+                basis=basis,
+                round_size_usd=round_size_usd,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )
 
     @strawberry.mutation
     async def report_revenue(
@@ -188,7 +236,21 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "report_revenue", **_arguments(locals()))
+        return await _record(
+            info,
+            ReportRevenue(
+                entity_id=entity_id,
+                period_start=period_start,
+                period_end=period_end,
+                revenue_usd=revenue_usd,
+                forecast=forecast,
+                net_income_usd=net_income_usd,
+                cash_burn_usd=cash_burn_usd,
+                rnd_usd=rnd_usd,
+                cash_usd=cash_usd,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )
 
     @strawberry.mutation
     async def announce_deal(
@@ -204,7 +266,16 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "announce_deal", **_arguments(locals()))
+        return await _record(
+            info,
+            AnnounceDeal(
+                deal_id=deal_id,
+                title=title,
+                legs=[leg.to_domain() for leg in legs],
+                conditions=conditions,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )
 
     @strawberry.mutation
     async def amend_deal(
@@ -219,7 +290,15 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "amend_deal", **_arguments(locals()))
+        return await _record(
+            info,
+            AmendDeal(
+                deal_id=deal_id,
+                legs=[leg.to_domain() for leg in legs],
+                reason=reason,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )
 
     @strawberry.mutation
     async def fund_tranche(
@@ -234,7 +313,15 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "fund_tranche", **_arguments(locals()))
+        return await _record(
+            info,
+            FundTranche(
+                deal_id=deal_id,
+                leg=leg,
+                amount_usd=amount_usd,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )
 
     @strawberry.mutation
     async def terminate_deal(
@@ -248,7 +335,14 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "terminate_deal", **_arguments(locals()))
+        return await _record(
+            info,
+            TerminateDeal(
+                deal_id=deal_id,
+                reason=reason,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )
 
     @strawberry.mutation
     async def retract_event(
@@ -262,23 +356,11 @@ class Mutation:
         event_id: strawberry.ID | None = None,
         metadata: JSON | None = None,
     ) -> RecordResult:
-        return await _record(info, "retract_event", **_arguments(locals()))
-
-
-def _arguments(local: dict[str, Any]) -> dict[str, Any]:
-    """A mutation's arguments as the command takes them: amounts as canonical text, legs and
-    dates as the event's data has them."""
-    out: dict[str, Any] = {}
-    for key, value in local.items():
-        if key in ("self", "info"):
-            continue
-        if isinstance(value, Decimal):
-            value = _amount(value)
-        elif key == "legs":
-            value = [leg.as_dict() for leg in value]
-        elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-            value = value.isoformat()
-        elif key == "target_event_id":
-            value = str(value)
-        out[key] = value
-    return out
+        return await _record(
+            info,
+            RetractEvent(
+                target_event_id=target_event_id,
+                reason=reason,
+                envelope=envelope(effective_at, source, event_id, expected_version, metadata),
+            ),
+        )

@@ -3,14 +3,15 @@
 An aggregate answers "may this event be appended now?" from the stream's own events as the
 ledger knows them now (every recorded event, retracted ones left out), folded in
 ``(effective_at, position)`` order as the spec's read rule folds them. Facts that live in other
-streams -- which entities exist, which event a retraction names -- are passed in by the command
-layer, so these functions stay pure and each rule is tested without a database.
+streams -- which entities exist, which event a retraction names -- are passed in by
+``ledger.domain.decisions.decide``, which the writers call, so these functions stay pure and
+each rule is tested without a database.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -114,7 +115,7 @@ def deal_state(events: Iterable[Event]) -> DealState:
 # -- decisions: raise ValidationError naming the field, or return nothing ---------------------
 
 
-def decide_entity(state: EntityState, type: str, data: dict[str, Any]) -> None:
+def decide_entity(state: EntityState, type: str, data: Mapping[str, Any]) -> None:
     if type == "EntityRegistered" and state.exists:
         raise ValidationError("data.entity_id", f"entity {data['entity_id']!r} already exists")
     if type != "EntityRegistered" and not state.exists:
@@ -122,7 +123,7 @@ def decide_entity(state: EntityState, type: str, data: dict[str, Any]) -> None:
 
 
 def decide_deal(
-    state: DealState, type: str, data: dict[str, Any], known_entities: Set[str]
+    state: DealState, type: str, data: Mapping[str, Any], known_entities: Set[str]
 ) -> None:
     deal_id = data["deal_id"]
     if type == "DealAnnounced":
@@ -161,13 +162,13 @@ def decide_deal(
 
 @dataclass(frozen=True)
 class RetractionTarget:
-    """What the command layer found for a retraction's ``target_event_id``."""
+    """What the writer found for a retraction's ``target_event_id``."""
 
     type: str
     retracted: bool
 
 
-def decide_retraction(target: RetractionTarget | None, data: dict[str, Any]) -> None:
+def decide_retraction(target: RetractionTarget | None, data: Mapping[str, Any]) -> None:
     if target is None:
         raise ValidationError("data.target_event_id", f"unknown event {data['target_event_id']}")
     if target.type == "EventRetracted":

@@ -16,7 +16,7 @@ from typing import Any
 from .canonical import JSONValue, canonical_bytes, normalise
 from .chain import content_hash
 from .errors import ValidationError
-from .event_data import validate_data
+from .event_data import stream_of, validate_data
 from .event_types import EVENT_TYPES, MAX_SLUG_LENGTH, MAX_TEXT, STREAM
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -229,14 +229,22 @@ def _metadata(value: Any, field_name: str) -> dict[str, JSONValue]:
     return metadata
 
 
+def _at(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
 def prepare_one(
     event: Any, field_name: str, max_bytes: int, stream: str | None = None
 ) -> PreparedEvent:
+    """Validate and normalise one event; errors name its fields under ``field_name``
+    (``events[2].effective_at``), or bare (``effective_at``) when ``field_name`` is empty."""
     if not isinstance(event, NewEvent):
-        raise ValidationError(field_name, f"must be a NewEvent, got {type(event).__name__}")
+        raise ValidationError(
+            field_name or "event", f"must be a NewEvent, got {type(event).__name__}"
+        )
     if event.type not in EVENT_TYPES:
         raise ValidationError(
-            f"{field_name}.type",
+            _at(field_name, "type"),
             f"unknown event type {event.type!r}; known types: {', '.join(sorted(EVENT_TYPES))}",
         )
     if (
@@ -244,31 +252,55 @@ def prepare_one(
         or not isinstance(event.schema_version, int)
         or event.schema_version < 1
     ):
-        raise ValidationError(f"{field_name}.schema_version", "must be a positive integer")
+        raise ValidationError(_at(field_name, "schema_version"), "must be a positive integer")
     if not isinstance(event.data, Mapping):
-        raise ValidationError(f"{field_name}.data", "must be an object")
-    data = normalise(event.data, f"{field_name}.data")
+        raise ValidationError(_at(field_name, "data"), "must be an object")
+    data = normalise(event.data, _at(field_name, "data"))
     assert isinstance(data, dict)
     try:  # what the event type requires of its data (spec section 1)
         data = validate_data(event.type, data, stream)
     except ValidationError as error:
-        where = error.field if error.field == "stream" else f"{field_name}.{error.field}"
+        where = error.field if error.field == "stream" else _at(field_name, error.field)
         raise ValidationError(where, error.reason) from None
     prepared = PreparedEvent(
-        event_id=_event_id(event.event_id, f"{field_name}.event_id"),
+        event_id=_event_id(event.event_id, _at(field_name, "event_id")),
         type=event.type,
         schema_version=event.schema_version,
         data=data,
-        source=_source(event.source, f"{field_name}.source"),
-        metadata=_metadata(event.metadata, f"{field_name}.metadata"),
-        effective_at=_effective_at(event.effective_at, f"{field_name}.effective_at"),
+        source=_source(event.source, _at(field_name, "source")),
+        metadata=_metadata(event.metadata, _at(field_name, "metadata")),
+        effective_at=_effective_at(event.effective_at, _at(field_name, "effective_at")),
     )
     size = len(canonical_bytes([prepared.data, prepared.source, prepared.metadata]))
     if size > max_bytes:
         raise ValidationError(
-            f"{field_name}.data", f"event is {size} bytes; the limit is {max_bytes} bytes"
+            _at(field_name, "data"), f"event is {size} bytes; the limit is {max_bytes} bytes"
         )
     return prepared
+
+
+def check_batch(prepared: Sequence[PreparedEvent], stream: str) -> None:
+    """What a batch prepared beforehand (``EventStore.append_prepared``) needs besides each
+    event being valid: at least one event, no event id twice, every event of ``stream``.
+    ``Preparing`` checks the same as it goes; nothing here validates an event again."""
+    if isinstance(prepared, PreparedEvent) or not prepared:
+        raise ValidationError("events", "at least one event is required, as a list")
+    seen: dict[uuid.UUID, int] = {}
+    for i, event in enumerate(prepared):
+        if not isinstance(event, PreparedEvent):
+            raise ValidationError(f"events[{i}]", "must be a PreparedEvent")
+        _refuse_repeat(seen, event.event_id, i)
+        owner = stream_of(event.type, event.data)
+        if owner is not None and owner != stream:
+            raise ValidationError(
+                "stream", f"a {event.type} event belongs in {owner}, not {stream}"
+            )
+
+
+def _refuse_repeat(seen: dict[uuid.UUID, int], event_id: uuid.UUID, i: int) -> None:
+    first = seen.setdefault(event_id, i)
+    if first != i:
+        raise ValidationError(f"events[{i}].event_id", f"repeats the event_id of events[{first}]")
 
 
 class Preparing(Sequence[PreparedEvent]):
@@ -312,11 +344,7 @@ class Preparing(Sequence[PreparedEvent]):
     def _prepare_next(self) -> None:
         i = len(self._prepared)
         prepared = prepare_one(self._events[i], f"events[{i}]", self._max_bytes, self._stream)
-        first = self._seen.setdefault(prepared.event_id, i)
-        if first != i:
-            raise ValidationError(
-                f"events[{i}].event_id", f"repeats the event_id of events[{first}]"
-            )
+        _refuse_repeat(self._seen, prepared.event_id, i)
         self._prepared.append(prepared)
 
 

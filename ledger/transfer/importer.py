@@ -18,18 +18,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domain.aggregates import (
-    RetractionTarget,
-    deal_state,
-    decide_deal,
-    decide_entity,
-    decide_retraction,
-    entity_state,
+from ..domain.decisions import (
+    EXISTENCE_TYPES,
+    Facts,
+    Located,
+    decide,
+    entity_stream,
+    known_entities,
+    parties,
 )
 from ..domain.envelope import PreparedEvent, RecordedEvent, prepare
 from ..domain.errors import ValidationError, VersionConflict
 from ..domain.jsonl import Line, RefusedLine, parse_line
-from ..store.event_store import EventStore
+from ..store.event_store import EventStore, Wanted
 
 
 @dataclass
@@ -142,10 +143,25 @@ def _import_stream(
         if stream.startswith("entity/"):
             registered.add(stream.removeprefix("entity/"))
         return False
-    history: list[Any] = store.read_stream(stream)
+    # One read for the stream: its history, the registrations of the entities its deals name
+    # (those the file registered are known already), and the events its retractions name.
+    named = frozenset().union(*(parties(p.data) for _, p in new)) - registered
+    targets = [t for _, p in new if (t := _target_id(p)) is not None]
+    found = store.read_wanted(
+        Wanted(
+            streams=[stream],
+            event_ids=targets,
+            partly=sorted(entity_stream(e) for e in named),
+            partly_types=EXISTENCE_TYPES,
+        )
+    )
+    history: list[Any] = [e for e in found if e.stream == stream]
+    known = known_entities(found, named) | registered
+    elsewhere = {e.event_id: e for e in found if e.stream != stream}
     for i, (line, prepared) in enumerate(new):
+        facts = Facts(stream, known, _located(stream, history, elsewhere, _target_id(prepared)))
         try:
-            _decide(store, stream, history, prepared, registered)
+            decide(history, prepared, facts)
         except ValidationError as exc:
             return _refuse(report, stream, entries, line.number, str(exc))
         history.append(
@@ -154,8 +170,8 @@ def _import_stream(
             )
         )
     try:
-        placed = store.append(
-            stream, [line.event for line, _ in new], expected_version=len(history) - len(new)
+        placed = store.append_prepared(
+            stream, [prepared for _, prepared in new], expected_version=len(history) - len(new)
         )
     except (ValidationError, VersionConflict) as exc:
         return _refuse(report, stream, entries, new[0][0].number, str(exc))
@@ -168,43 +184,27 @@ def _import_stream(
     return True
 
 
-def _decide(
-    store: EventStore,
+def _target_id(prepared: PreparedEvent) -> uuid.UUID | None:
+    if prepared.type != "EventRetracted":
+        return None
+    return uuid.UUID(str(prepared.data["target_event_id"]))
+
+
+def _located(
     stream: str,
     history: list[Any],
-    prepared: PreparedEvent,
-    registered: set[str],
-) -> None:
-    """The same rules as the commands (``ledger.domain.aggregates``), on the stream so far."""
-    type, data = prepared.type, prepared.data
-    if type == "EventRetracted":
-        target_id = str(data["target_event_id"])
-        target = next((e for e in history if str(e.event_id) == target_id), None)
-        if target is None:
-            elsewhere = store.get_many([uuid.UUID(target_id)])
-            if elsewhere:
-                found = next(iter(elsewhere.values()))
-                raise ValidationError(
-                    "data.target_event_id",
-                    f"event {target_id} is in {found.stream}; its retraction belongs there, "
-                    f"not in {stream}",
-                )
-            decide_retraction(None, data)
-        retracted = any(
-            e.type == "EventRetracted" and str(e.data["target_event_id"]) == target_id
-            for e in history
-        )
-        decide_retraction(RetractionTarget(target.type, retracted), data)
-    elif stream.startswith("entity/"):
-        decide_entity(entity_state(history), type, data)
-    else:
-        named = {leg[role] for leg in data.get("legs", []) for role in ("payer", "payee")}
-        known = {e for e in named if e in registered or _entity_recorded(store, e)}
-        decide_deal(deal_state(history), type, data, known)
-
-
-def _entity_recorded(store: EventStore, entity_id: str) -> bool:
-    return entity_state(store.read_stream(f"entity/{entity_id}")).exists
+    elsewhere: dict[uuid.UUID, RecordedEvent],
+    target_id: uuid.UUID | None,
+) -> Located | None:
+    """Where the event a retraction names is: in this stream so far (recorded, or a line
+    above), or recorded in another stream; ``None`` if nowhere (or for another event)."""
+    if target_id is None:
+        return None
+    here = next((e for e in history if e.event_id == target_id), None)
+    if here is not None:
+        return Located(here.type, stream)
+    there = elsewhere.get(target_id)
+    return Located(there.type, there.stream) if there is not None else None
 
 
 def _refuse(
