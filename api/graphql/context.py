@@ -1,22 +1,41 @@
-"""Per-request context: the ledger, and DataLoaders that batch what nested fields ask for.
+"""Per-request context: the ledger, the request's snapshot of the read models, and DataLoaders
+that batch what nested fields ask for.
 
 Why loaders: a graph of 50 nodes whose valuations and deals are asked for would otherwise
 cost 100 queries. Each loader collects the keys one event-loop turn asks for and answers them
-with one call to a batch query function of ``ledger.queries``, per (as_of,
-known_at[, basis]) group. The blocking query functions run in a worker thread so the event
-loop keeps serving.
+with one call to a batch query function of ``ledger.queries``, per (as_of, known_at[, basis])
+group. The blocking query functions run in a worker thread so the event loop keeps serving.
+
+Why one snapshot: with ``knownAt`` defaulting to now, a nested field read in a transaction of
+its own could see a projector commit that its root did not. So every question of one HTTP
+request -- its root fields' and every loader batch's -- reads in the request's
+``queries.Snapshot``: one read-only REPEATABLE READ transaction, begun at the request's first
+question and ended when its operation ends (``OneSnapshot``). It also remembers the whole
+graph at a point, so root fields asking at the same point build it once. Over a websocket the
+context lives as long as the connection, which carries many operations (subscriptions): there
+each question reads in a transaction of its own, as before.
+
+A request holds its snapshot's pooled connection across awaits, while the questions of every
+request wait for a worker thread and some of them (the store's reads) for a second connection.
+So that requests holding snapshots can never take the whole pool while the worker threads wait
+in it for a connection, at most one fewer requests than the pool holds connections hold one at
+once; a request waits for its turn on the event loop, not in a thread (``_holders``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import weakref
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from functools import cached_property
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import msgspec
+from sqlalchemy import Engine
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import SchemaExtension
 from strawberry.litestar import BaseContext
 
 from ledger import queries
@@ -26,10 +45,19 @@ from ledger.domain.envelope import RecordedEvent
 from ledger.domain.errors import LedgerError
 from ledger.domain.views import DealView, EntityView, Node
 from ledger.runtime import Ledger
+from ledger.store import EventStore
+from ledger.store.tail import Tail
 
 from .errors import graphql_error
 
 T = TypeVar("T")
+V = TypeVar("V")
+P = ParamSpec("P")
+
+NodeKey = tuple[str, dt.datetime, dt.datetime]  # (entity id, as_of, known_at)
+ViewKey = tuple[str, dt.datetime, dt.datetime, str]  # (entity id, as_of, known_at, basis)
+DealKey = tuple[str, dt.datetime, dt.datetime]  # (deal id, as_of, known_at)
+HistoryKey = tuple[str, dt.datetime]  # (stream, known_at)
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -41,21 +69,98 @@ async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise graphql_error(exc) from None
 
 
-def _grouped(keys: Sequence[tuple], fetch: Callable[[tuple, list[str]], dict[str, Any]]) -> list:
-    """Answer keys (id, *rest) by calling ``fetch(rest, ids)`` once per distinct ``rest``."""
-    groups: dict[tuple, list[str]] = defaultdict(list)
+def _grouped(
+    source: Any,
+    keys: Sequence[tuple[Any, ...]],
+    fetch: Callable[..., Mapping[str, V]],
+) -> list[V | None]:
+    """Answer keys (id, *rest) by calling ``fetch(source, ids, *rest)`` once per distinct
+    ``rest``."""
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     for key in keys:
         groups[key[1:]].append(key[0])
-    answers = {rest: fetch(rest, ids) for rest, ids in groups.items()}
+    answers = {rest: fetch(source, ids, *rest) for rest, ids in groups.items()}
     return [answers[key[1:]].get(key[0]) for key in keys]
+
+
+def _histories(
+    store: EventStore, streams: list[str], known_at: dt.datetime
+) -> dict[str, list[RecordedEvent]]:
+    out: dict[str, list[RecordedEvent]] = {s: [] for s in streams}
+    for event in store.read_streams(streams, recorded_by=known_at):
+        out[event.stream].append(event)
+    return out
+
+
+# -- requests holding a snapshot ----------------------------------------------------------------
+
+_HOLDERS: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Engine, asyncio.Semaphore]
+] = weakref.WeakKeyDictionary()
+
+
+def _holders(engine: Engine) -> asyncio.Semaphore:
+    """The turns of this event loop's requests to hold a connection of ``engine`` for their
+    snapshot: one fewer than its pool holds (at most), so a connection is always left for the
+    worker threads -- with every thread waiting in the pool, none is using one."""
+    per_loop = _HOLDERS.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    turns = per_loop.get(engine)
+    if turns is None:
+        pool = engine.pool
+        size = pool.size() if hasattr(pool, "size") else 0
+        overflow = getattr(pool, "_max_overflow", -1)  # QueuePool's; -1: no bound
+        capacity = size + overflow if size > 0 and overflow >= 0 else None
+        turns = per_loop[engine] = asyncio.Semaphore(
+            max(1, capacity - 1) if capacity is not None else 1_000_000
+        )
+    return turns
+
+
+class _RequestSnapshot:
+    """One request's snapshot, taken at its first question, and its turn as a holder."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._snapshot: queries.Snapshot | None = None
+        self._turns: asyncio.Semaphore | None = None
+        self._opening = asyncio.Lock()
+        self._ended = False
+
+    async def get(self) -> queries.Snapshot:
+        async with self._opening:
+            if self._ended:  # a resolver left running after its operation failed
+                raise RuntimeError("the request's operation has ended")
+            if self._snapshot is None:
+                turns = _holders(self.engine)
+                await turns.acquire()
+                self._turns, self._snapshot = turns, queries.Snapshot(self.engine)
+            return self._snapshot
+
+    async def end(self) -> None:
+        async with self._opening:
+            self._ended = True
+            snapshot, turns = self._snapshot, self._turns
+            self._snapshot = self._turns = None
+        if snapshot is None or turns is None:
+            return
+        try:
+            if snapshot.opened:
+                await asyncio.to_thread(snapshot.close)  # waits for a question still running
+            else:
+                snapshot.close()
+        finally:
+            turns.release()
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-class Context(BaseContext, kw_only=True):
-    """What every resolver gets: the ledger, the request's "now", the loaders."""
+class Context(BaseContext, kw_only=True, dict=True):
+    """What every resolver gets: the ledger, the request's "now", its snapshot, the loaders.
+
+    A ``msgspec.Struct`` (strawberry's ``BaseContext`` is one); ``dict=True`` lets the loaders
+    be built lazily, once per context (``cached_property``)."""
 
     ledger: Ledger
     role: str | None = None  # from the request's API key; None without one
@@ -63,59 +168,89 @@ class Context(BaseContext, kw_only=True):
     request_id: str | None = None  # also recorded in each event's metadata
     production: bool = False
     now: dt.datetime = msgspec.field(default_factory=_now)
-    nodes: Any = None
-    entity_views: Any = None
-    deals_of: Any = None
-    deals: Any = None
-    histories: Any = None
-    commands: Any = None
-    tail: Any = None  # the process's ledger.store.tail.Tail, for subscriptions
+    tail: Tail | None = None  # the process's tail of the log, for subscriptions
 
     def may(self, action: str) -> bool:
         """May this request's caller do ``action`` (``ledger.auth.may``)?"""
         return may(action, self.role, production=self.production)
 
-    def __post_init__(self) -> None:
-        engine, store = self.ledger.engine, self.ledger.store
+    # -- reading --------------------------------------------------------------------------------
 
-        async def nodes(keys: list[tuple[str, dt.datetime, dt.datetime]]) -> list[Node | None]:
-            return await run(_grouped, keys, lambda rest, ids: queries.entities(engine, ids, *rest))
+    @cached_property
+    def _snapshot(self) -> _RequestSnapshot:
+        return _RequestSnapshot(self.ledger.engine)
 
-        async def views(
-            keys: list[tuple[str, dt.datetime, dt.datetime, str]],
-        ) -> list[EntityView | None]:
-            return await run(
-                _grouped, keys, lambda rest, ids: queries.entity_views(engine, ids, *rest)
-            )
+    async def source(self) -> queries.Source:
+        """Where this request's questions read: its snapshot (over a websocket, the engine)."""
+        if self.websocket is not None:
+            return self.ledger.engine
+        return await self._snapshot.get()
 
-        async def deals_of(
-            keys: list[tuple[str, dt.datetime, dt.datetime]],
-        ) -> list[list[DealView]]:
-            return await run(_grouped, keys, lambda rest, ids: queries.deals_of(engine, ids, *rest))
+    async def read(
+        self,
+        fn: Callable[Concatenate[queries.Source, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """``fn(source, *args, **kwargs)`` -- a function of ``ledger.queries`` -- off the event
+        loop, reading this request's snapshot."""
+        return await run(fn, await self.source(), *args, **kwargs)
 
-        def fetch_deals(rest: tuple, ids: list[str]) -> dict[str, DealView]:
-            found: dict[str, DealView] = {}
-            for start in range(0, len(ids), queries.MAX_PAGE):
-                chunk = ids[start : start + queries.MAX_PAGE]
-                page = queries.deals(engine, *rest, deal_ids=chunk, first=queries.MAX_PAGE)
-                found.update((d.deal_id, d) for d in page.items)
-            return found
+    async def end_operation(self) -> None:
+        """Give back the operation's snapshot, if a question took one (``OneSnapshot``)."""
+        if "_snapshot" in self.__dict__:  # built (cached_property) by a question
+            await self._snapshot.end()
 
-        async def deals(keys: list[tuple[str, dt.datetime, dt.datetime]]) -> list[DealView | None]:
-            return await run(_grouped, keys, fetch_deals)
+    # -- loaders --------------------------------------------------------------------------------
 
-        def fetch_histories(rest: tuple, streams: list[str]) -> dict[str, list[RecordedEvent]]:
-            out: dict[str, list[RecordedEvent]] = {s: [] for s in streams}
-            for event in store.read_streams(streams, recorded_by=rest[0]):
-                out[event.stream].append(event)
-            return out
+    @cached_property
+    def nodes(self) -> DataLoader[NodeKey, Node | None]:
+        async def load(keys: list[NodeKey]) -> list[Node | None]:
+            return await self.read(_grouped, keys, queries.entities)
 
-        async def histories(keys: list[tuple[str, dt.datetime]]) -> list[list[RecordedEvent]]:
-            return await run(_grouped, keys, fetch_histories)
+        return DataLoader(load_fn=load)
 
-        self.nodes = DataLoader(load_fn=nodes)
-        self.entity_views = DataLoader(load_fn=views)
-        self.deals_of = DataLoader(load_fn=deals_of)
-        self.deals = DataLoader(load_fn=deals)
-        self.histories = DataLoader(load_fn=histories)
-        self.commands = Commands(store)
+    @cached_property
+    def entity_views(self) -> DataLoader[ViewKey, EntityView | None]:
+        async def load(keys: list[ViewKey]) -> list[EntityView | None]:
+            return await self.read(_grouped, keys, queries.entity_views)
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def deals_of(self) -> DataLoader[NodeKey, list[DealView] | None]:
+        async def load(keys: list[NodeKey]) -> list[list[DealView] | None]:
+            return await self.read(_grouped, keys, queries.deals_of)
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def deals(self) -> DataLoader[DealKey, DealView | None]:
+        async def load(keys: list[DealKey]) -> list[DealView | None]:
+            return await self.read(_grouped, keys, queries.deals_by_id)
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def histories(self) -> DataLoader[HistoryKey, list[RecordedEvent] | None]:
+        # Raw events from the store, not read models: outside the snapshot.
+        async def load(keys: list[HistoryKey]) -> list[list[RecordedEvent] | None]:
+            return await run(_grouped, self.ledger.store, keys, _histories)
+
+        return DataLoader(load_fn=load)
+
+    @cached_property
+    def commands(self) -> Commands:
+        return Commands(self.ledger.store)
+
+
+class OneSnapshot(SchemaExtension):
+    """End each operation's snapshot when the operation ends, however it ends."""
+
+    async def on_operation(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            context = self.execution_context.context
+            if isinstance(context, Context):
+                await context.end_operation()

@@ -1,10 +1,10 @@
 """The questions (spec section 4): thin resolvers over the ledger's query functions.
 
 Resolvers hold no SQL and catch nothing: they read arguments, call ``ledger`` query functions
-off the event loop (``run``) or through the request's DataLoaders, and wrap the answers in the
-view types of ``types``. A bad argument is refused in the shape of ``errors``' one table,
-whether the core or the resolver found it. Every read takes ``asOf``
-and ``knownAt`` (default: the moment the request arrived).
+off the event loop in the request's snapshot (``Context.read``) or through the request's
+DataLoaders, and wrap the answers in the view types of ``types``. A bad argument is refused in
+the shape of ``errors``' one table, whether the core or the resolver found it. Every read
+takes ``asOf`` and ``knownAt`` (default: the moment the request arrived).
 """
 
 from __future__ import annotations
@@ -82,9 +82,8 @@ class Query:
         at = _at(info, as_of, known_at, basis)
         if not 1 <= hops <= 3:
             raise refuse("hops", "must be between 1 and 3")
-        g = await run(
+        g = await info.context.read(
             queries.graph,
-            info.context.ledger.engine,
             at.as_of,
             at.known_at,
             basis.value,
@@ -125,9 +124,8 @@ class Query:
     ) -> DealConnection:
         at = _at(info, as_of, known_at, Basis.HEADLINE)
         after_key = await run(decode_cursor, "deal", after)
-        page = await run(
+        page = await info.context.read(
             queries.deals,
-            info.context.ledger.engine,
             at.as_of,
             at.known_at,
             entity_id=entity_id,
@@ -169,9 +167,8 @@ class Query:
         at = _at(info, as_of, known_at, basis)
         if not 1 <= limit <= 1000:
             raise refuse("limit", "must be between 1 and 1000")
-        cycles = await run(
+        cycles = await info.context.read(
             queries.circular_flows,
-            info.context.ledger.engine,
             at.as_of,
             at.known_at,
             basis.value,
@@ -196,9 +193,8 @@ class Query:
         basis: Basis = Basis.HEADLINE,
     ) -> StressTest:
         at = _at(info, as_of, known_at, basis)
-        result = await run(
+        result = await info.context.read(
             queries.stress_test,
-            info.context.ledger.engine,
             defaulted,
             recovery_rate,
             threshold,
@@ -240,9 +236,8 @@ class Query:
     ) -> list[SeriesPoint]:
         at = _at(info, None, known_at, basis)
         points = await run(series_fold.points, from_, to, interval.value)
-        values = await run(
+        values = await info.context.read(
             queries.series,
-            info.context.ledger.engine,
             info.context.ledger.store,
             entity_id,
             metric.value,
@@ -308,7 +303,7 @@ class Query:
         "the range of a time slider, without paging through events."
     )
     async def ledger_span(self, info: Info) -> LedgerSpan | None:
-        span = await run(queries.span, info.context.ledger.engine)
+        span = await info.context.read(queries.span)
         if span is None:
             return None
         return LedgerSpan(

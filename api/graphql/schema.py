@@ -1,8 +1,9 @@
 """The schema (spec section 4) assembled from its parts, with the limits every request obeys.
 
 Queries, mutations and subscriptions live in their own modules; this one only composes them
-with the extensions: the limits, the parse and validation caches, the NUL refusal and the one
-error table (``errors.LedgerErrors``). ``python -m api.graphql`` writes the SDL file.
+with the extensions: the limits, the parse and validation caches, the NUL refusal, the one
+error table (``errors.LedgerErrors``) and the end of each request's snapshot
+(``context.OneSnapshot``). ``python -m api.graphql`` writes the SDL file.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 
+from .context import OneSnapshot
 from .errors import LedgerErrors, RefuseNul
 from .mutations import Mutation
 from .queries import Query
@@ -58,6 +60,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=1024),
         RefuseNul,
         LedgerErrors,
+        OneSnapshot,
     ]
     return strawberry.Schema(
         query=Query,

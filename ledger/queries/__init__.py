@@ -3,14 +3,16 @@
 One question family per module: ``_snapshot`` (visibility and the read-only transaction),
 ``graph`` (nodes, edges, the exposure graph), ``entities``, ``deals``, ``measures`` (cycles,
 stress), ``series`` (the one family folded from raw events) and ``span``. The API and the CLI
-call the functions re-exported here (``from ledger import queries; queries.graph(...)``).
+call the functions re-exported here (``from ledger import queries; queries.graph(...)``); each
+takes a ``Source`` first: an engine, or a ``Snapshot`` that several answers share.
 
 The re-exports shadow the submodules of the same name (``queries.graph`` is the function);
 inside the package, import names from a submodule (``from .graph import graph``), never the
 submodule itself from the package.
 """
 
-from .deals import MAX_PAGE, deal, deals, deals_of
+from ._snapshot import Snapshot, Source
+from .deals import MAX_PAGE, deal, deals, deals_by_id, deals_of
 from .entities import entity, entity_views
 from .graph import entities, graph
 from .measures import circular_flows, stress_test
@@ -19,9 +21,12 @@ from .span import span
 
 __all__ = [
     "MAX_PAGE",
+    "Snapshot",
+    "Source",
     "circular_flows",
     "deal",
     "deals",
+    "deals_by_id",
     "deals_of",
     "entities",
     "entity",

@@ -8,11 +8,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from ..domain.errors import ValidationError
 from ..domain.views import DEAL_STATUSES, DealView, Leg, Page
-from ._snapshot import params, reading, visible
+from ._snapshot import Source, params, reading, visible
 
 MAX_PAGE = 500
 
@@ -72,7 +72,7 @@ def _leg(row: Any) -> Leg:
 
 
 def deals(
-    engine: Engine,
+    source: Source,
     as_of: dt.datetime,
     known_at: dt.datetime,
     *,
@@ -93,7 +93,7 @@ def deals(
             "status", f"must be one of {', '.join(DEAL_STATUSES)}, got {status!r}"
         )
     at = params(as_of, known_at)
-    with reading(engine) as conn:
+    with reading(source) as conn:
         return _page(
             conn,
             at,
@@ -179,22 +179,37 @@ def _page(
 
 
 def deal(
-    engine: Engine, deal_id: str, as_of: dt.datetime, known_at: dt.datetime
+    source: Source, deal_id: str, as_of: dt.datetime, known_at: dt.datetime
 ) -> DealView | None:
     """One deal at (as_of, known_at); None if it is not announced by then."""
-    page = deals(engine, as_of, known_at, deal_ids=[deal_id], first=1)
+    page = deals(source, as_of, known_at, deal_ids=[deal_id], first=1)
     return page.items[0] if page.items else None
 
 
+def deals_by_id(
+    source: Source, deal_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
+) -> dict[str, DealView]:
+    """The deals of ``deal_ids`` announced by as_of, by deal id, for many at once (the API's
+    batch loader): in one snapshot however many pages."""
+    at = params(as_of, known_at)
+    ids = list(dict.fromkeys(deal_ids))
+    found: dict[str, DealView] = {}
+    with reading(source) as conn:
+        for start in range(0, len(ids), MAX_PAGE):
+            page = _page(conn, at, deal_ids=ids[start : start + MAX_PAGE], first=MAX_PAGE)
+            found.update((d.deal_id, d) for d in page.items)
+    return found
+
+
 def deals_of(
-    engine: Engine, entity_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
+    source: Source, entity_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
 ) -> dict[str, list[DealView]]:
     """The deals (announced by as_of) whose current legs involve each entity, by deal id, for
     many entities at once (the API's batch loader): in one snapshot however many pages."""
     ids = list(dict.fromkeys(entity_ids))
     at = params(as_of, known_at)
     views: list[DealView] = []
-    with reading(engine) as conn:
+    with reading(source) as conn:
         touching = list(
             conn.exec_driver_sql(
                 "SELECT deal_id FROM rm_deal_legs WHERE payer = ANY(%(ids)s) "

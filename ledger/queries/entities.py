@@ -7,10 +7,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from ..domain.views import EntityView, RevenueReport, Valuation, check_basis
-from ._snapshot import params, reading, visible
+from ._snapshot import Source, params, reading, visible
 from .graph import edges, nodes, revenue_of
 
 _VALUATIONS = f"""
@@ -53,7 +53,7 @@ def _revenue_reports(
 
 
 def entity(
-    engine: Engine,
+    source: Source,
     entity_id: str,
     as_of: dt.datetime,
     known_at: dt.datetime,
@@ -61,12 +61,12 @@ def entity(
 ) -> EntityView | None:
     """An entity's node, valuation history, revenue reports and live legs; None if it is not
     registered at (as_of, known_at)."""
-    views = entity_views(engine, [entity_id], as_of, known_at, basis)
+    views = entity_views(source, [entity_id], as_of, known_at, basis)
     return views.get(entity_id)
 
 
 def entity_views(
-    engine: Engine,
+    source: Source,
     entity_ids: Sequence[str],
     as_of: dt.datetime,
     known_at: dt.datetime,
@@ -77,7 +77,7 @@ def entity_views(
     check_basis(basis)
     at = params(as_of, known_at)
     ids = list(dict.fromkeys(entity_ids))
-    with reading(engine) as conn:
+    with reading(source) as conn:
         found_nodes = {n.entity_id: n for n in nodes(conn, at, ids)}
         if not found_nodes:
             return {}

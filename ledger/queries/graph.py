@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 
 from ..domain.views import Edge, Graph, Node, RevenueReport, check_basis
-from ._snapshot import params, reading, visible
+from ._snapshot import Snapshot, Source, params, reading, visible
 
 # -- nodes --------------------------------------------------------------------------------------
 
@@ -269,7 +269,7 @@ def around(
 
 
 def graph(
-    engine: Engine,
+    source: Source,
     as_of: dt.datetime,
     known_at: dt.datetime,
     basis: str = "HEADLINE",
@@ -283,11 +283,24 @@ def graph(
     With ``entity_ids``: only the live legs within ``hops`` legs of those entities, and the
     nodes they join. With ``min_amount``: only edges of at least that amount (for the whole
     graph, filtered in SQL; around entities, after the expansion, which follows every leg).
+    Asked of a ``Snapshot``, the whole graph at a point is built once and filtered here.
     """
     check_basis(basis)
     at = params(as_of, known_at)
     result = Graph(as_of=as_of, known_at=known_at, basis=basis)
-    with reading(engine) as conn:
+    with reading(source) as conn:
+        if entity_ids is None and isinstance(source, Snapshot):
+            # The whole graph at one point, built once per snapshot: a request's exposure
+            # graph, circular flows and stress test at the same point share it.
+            whole = source.remember(
+                ("graph", as_of, known_at, basis),
+                lambda: _whole(conn, at, Graph(as_of=as_of, known_at=known_at, basis=basis)),
+            )
+            result.nodes = dict(whole.nodes)
+            result.edges = [
+                e for e in whole.edges if min_amount is None or e.amount_usd >= min_amount
+            ]
+            return result
         if entity_ids is None:
             found = edges(conn, at, basis, None, min_amount=min_amount)
         else:
@@ -304,9 +317,15 @@ def graph(
     return result
 
 
+def _whole(conn: Connection, at: dict[str, Any], result: Graph) -> Graph:
+    result.edges = edges(conn, at, result.basis, None)
+    result.nodes = {node.entity_id: node for node in nodes(conn, at, None)}
+    return result
+
+
 def entities(
-    engine: Engine, entity_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
+    source: Source, entity_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
 ) -> dict[str, Node]:
     """The nodes of several entities in one query (for the API's batch loaders)."""
-    with reading(engine) as conn:
+    with reading(source) as conn:
         return {n.entity_id: n for n in nodes(conn, params(as_of, known_at), entity_ids)}

@@ -6,15 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import Engine
-
 from ..domain import analysis
 from ..domain.errors import NotFound
+from ._snapshot import Source
 from .graph import graph
 
 
 def circular_flows(
-    engine: Engine,
+    source: Source,
     as_of: dt.datetime,
     known_at: dt.datetime,
     basis: str = "HEADLINE",
@@ -28,15 +27,15 @@ def circular_flows(
         # Every leg of a cycle of six or fewer entities through an entity touches an entity
         # at most two legs away from it: three rounds of "legs touching" reach them all.
         edges = graph(
-            engine, as_of, known_at, basis, entity_ids=[through], hops=3, min_amount=min_amount
+            source, as_of, known_at, basis, entity_ids=[through], hops=3, min_amount=min_amount
         ).edges
     else:
-        edges = graph(engine, as_of, known_at, basis, min_amount=min_amount).edges
+        edges = graph(source, as_of, known_at, basis, min_amount=min_amount).edges
     return analysis.circular_flows(edges, min_amount=min_amount, through=through, limit=limit)
 
 
 def stress_test(
-    engine: Engine,
+    source: Source,
     defaulted: Sequence[str],
     recovery_rate: Decimal,
     threshold: Decimal,
@@ -45,7 +44,7 @@ def stress_test(
     basis: str = "HEADLINE",
 ) -> analysis.StressResult:
     """Default ``defaulted`` and follow the losses round by round (spec section 3)."""
-    g = graph(engine, as_of, known_at, basis)
+    g = graph(source, as_of, known_at, basis)
     unknown = sorted(set(defaulted) - set(g.nodes))
     if unknown:
         raise NotFound(f"defaulted: no entity {', '.join(unknown)} at this as_of / known_at")

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Engine
-
 from ..domain import series as series_fold
 from ..store import EventStore
-from ._snapshot import reading
+from ._snapshot import Source, reading
 
 
 def series(
-    engine: Engine,
+    source: Source,
     store: EventStore,
     entity_id: str,
     metric: str,
@@ -32,7 +30,7 @@ def series(
     if metric == "CIRCULAR_AMOUNT":
         streams = None
     else:
-        with reading(engine) as conn:
+        with reading(source) as conn:
             deal_ids = conn.exec_driver_sql(
                 "SELECT deal_id FROM rm_deal_legs WHERE payer = %(e)s "
                 "UNION SELECT deal_id FROM rm_deal_legs WHERE payee = %(e)s",

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
-
 from ..domain.views import Span
-from ._snapshot import reading
+from ._snapshot import Source, reading
 
 
-def span(engine: Engine) -> Span | None:
+def span(source: Source) -> Span | None:
     """The valid time of everything projected (None for an empty ledger): one row the
     projection keeps, however long the history."""
-    with reading(engine) as conn:
+    with reading(source) as conn:
         row = conn.exec_driver_sql(
             "SELECT first_effective_at, first_activity_at, last_effective_at FROM rm_span"
         ).first()
