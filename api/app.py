@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +22,10 @@ from api.callers import caller
 from api.dashboard import dashboard
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
-from api.observability import PROMETHEUS, Metrics, configure_logging, request_context
+from api.observability import PROMETHEUS, Metrics, request_context
 from ledger import __version__
 from ledger.projections.follower import Follower
-from ledger.projections.projector import Projector
-from ledger.runtime import Ledger, check_schema, open_ledger
-from ledger.settings import Settings
+from ledger.runtime import Ledger, check_schema
 from ledger.store.engine import listen_url
 from ledger.store.tail import Tail
 
@@ -47,7 +44,7 @@ def ready(state: State) -> Response[dict[str, object]]:
     try:
         check_schema(ledger.engine)
         head = ledger.store.head()
-        projection = Projector(ledger.engine, ledger.store).status()
+        projection = ledger.projector().status()
     except Exception as exc:  # readiness reports any failure rather than raising it
         return Response(
             {"status": "unavailable", "reason": str(exc).splitlines()[0]},
@@ -104,13 +101,18 @@ def _graphql_controller(production: bool) -> type:
 
 
 def create_app(
-    ledger: Ledger, *, project: bool = True, on_shutdown: Sequence[Callable[[], Any]] = ()
+    ledger: Ledger,
+    *,
+    project: bool = True,
+    metrics_dir: Path | None = None,
+    on_shutdown: Sequence[Callable[[], Any]] = (),
 ) -> Litestar:
-    """The service; with ``project`` it also keeps the read models current (see Follower)."""
-    production = ledger.settings.env == "production"
-    follower = Follower(Projector(ledger.engine, ledger.store))
+    """The service; with ``project`` it also keeps the read models current (see Follower).
+    ``metrics_dir`` is where the processes of ``serve --workers`` sum their metrics."""
+    production = ledger.settings.production
+    follower = Follower(ledger.projector())
 
-    state = State({"ledger": ledger, "follower": follower})
+    state = State({"ledger": ledger, "follower": follower, "metrics_dir": metrics_dir})
 
     async def start(app: Litestar) -> None:
         if project:
@@ -144,16 +146,8 @@ def create_app(
         middleware=[
             request_context,
             PROMETHEUS.middleware,
-            DefineMiddleware(past_queries_cached, production=production),
+            # caching types ASGI by hand (no Litestar import), which Litestar's stricter
+            # ASGIApp alias does not accept although the shapes agree at run time
+            DefineMiddleware(past_queries_cached, production=production),  # type: ignore[arg-type]
         ],
     )
-
-
-def app_from_env() -> Litestar:
-    """The app for one worker of ``ledger serve --workers N``: it opens the ledger named by
-    the environment the parent prepared (the parent started the database and migrated it)."""
-    settings = Settings.from_env()
-    configure_logging(settings.log_level)
-    stack = ExitStack()
-    ledger = stack.enter_context(open_ledger(settings))
-    return create_app(ledger, on_shutdown=[stack.close])

@@ -33,7 +33,7 @@ async def export(
     ledger: Ledger = state.ledger
     found = await caller(ledger, headers)
     # the rule of `events` and `eventRecorded` (api.graphql.permissions.CanAudit)
-    production = ledger.settings.env == "production"
+    production = ledger.settings.production
     if not may("audit", found.role if found else None, production=production):
         raise PermissionDeniedException("the audit export needs an auditor's API key")
     lines = export_lines(ledger.store, from_position=from_position, to_position=to_position)

@@ -26,7 +26,7 @@ async def caller(ledger: Ledger, headers: Mapping[str, str]) -> ApiKey | None:
     found = await asyncio.to_thread(key_of, ledger.engine, key) if key else None
     if key and found is None:
         raise NotAuthorizedException("this API key is unknown or revoked")
-    if ledger.settings.env == "production" and found is None:
+    if ledger.settings.production and found is None:
         raise NotAuthorizedException(
             "an API key is required: Authorization: Bearer <key> (`ledger keys create`)"
         )

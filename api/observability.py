@@ -6,13 +6,12 @@ grep follows a request through the logs. Metrics are Litestar's request counter 
 histogram, plus the ledger's own: events appended through this service, and -- read from the
 database at scrape time, so every worker reports the same truth -- the head position and the
 projection lag. With several workers (``ledger serve --workers N``) the counters of all of
-them are summed through ``PROMETHEUS_MULTIPROC_DIR``.
+them are summed in the directory ``api.workers`` gives them (``metrics_dir``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import time
@@ -34,8 +33,6 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-
-from ledger.projections.projector import Projector
 
 log = structlog.get_logger("ledger.http")
 
@@ -137,7 +134,7 @@ class LedgerCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         ledger = self.state.ledger
         try:
-            status = Projector(ledger.engine, ledger.store).status()
+            status = ledger.projector().status()
         except Exception:  # an unreachable database shows as missing gauges, and in /ready
             return
         yield GaugeMetricFamily(
@@ -159,10 +156,10 @@ class Metrics(PrometheusController):
     """/metrics: Litestar's request metrics, ours, and the ledger's gauges."""
 
     @get(sync_to_thread=True)
-    def get(self, state: State) -> Response:  # type: ignore[override]
+    def get(self, state: State) -> Response:
         registry = CollectorRegistry()
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        if state.get("metrics_dir") is not None:
+            multiprocess.MultiProcessCollector(registry, path=str(state.metrics_dir))
             registry.register(LedgerCollector(state))
             body = generate_latest(registry)
         else:

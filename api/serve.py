@@ -9,8 +9,6 @@ every ``ledger`` command imports it.
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -52,10 +50,8 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
 
         report = load_seed(ledger.store)
         if report.written:
-            from ledger.projections.projector import Projector
-
             # projected before the first request, so the first query sees the deal web
-            Projector(ledger.engine, ledger.store).run_once()
+            ledger.projector().run_once()
             err.print(
                 f"loaded the AI deal web: {report.written} events (docs/dataset.md)",
                 highlight=False,
@@ -84,40 +80,9 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
     if workers == 1:
         uvicorn.run(create_app(ledger), **options)
         return
-    with _worker_environment(ledger):
-        uvicorn.run("api.app:app_from_env", factory=True, workers=workers, **options)
+    from api.workers import run_workers
 
-
-@contextmanager
-def _worker_environment(ledger: Ledger) -> Iterator[None]:
-    """What the workers inherit: this database (already started, migrated and seeded) and a
-    shared directory where their metrics are summed."""
-    import os
-    import shutil
-    import tempfile
-
-    metrics_dir = tempfile.mkdtemp(prefix="ledger-metrics-")
-    owner = ledger.owner_engine.url.set(drivername="postgresql")
-    settings = {
-        "LEDGER_DATABASE_URL": owner.render_as_string(hide_password=False)
-        if ledger.settings.embedded
-        else ledger.settings.database_url,
-        "LEDGER_OWNER_DATABASE_URL": owner.render_as_string(hide_password=False),
-        "LEDGER_MIGRATE_ON_START": "false",
-        "LEDGER_SEED": "false",
-        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
-    }
-    saved = {k: os.environ.get(k) for k in settings}
-    os.environ.update({k: v for k, v in settings.items() if v is not None})
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+    run_workers(ledger, workers, **options)
 
 
 def _exit_normally(signum: int, frame: object) -> None:

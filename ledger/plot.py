@@ -79,7 +79,7 @@ def plot(graph: Graph, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def _layout(g, nx):  # type: ignore[no-untyped-def]
+def _layout(g, nx):
     """The most connected entity in the centre, the others on a ring in breadth-first order
     from it, so that counterparties sit near each other and no two nodes overlap."""
     if len(g) < 3:

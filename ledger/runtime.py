@@ -1,11 +1,14 @@
-"""Wiring: from ``Settings`` to a running ledger (database, engines, store).
+"""Wiring: from ``Settings`` to a running ledger (database, engines, store, projector).
 
-This is the one place that decides between the embedded server and a named one, and the one
-place that runs migrations on start, so the CLI and the web app start the same way.
+The one composition root. It alone decides between the embedded server and a named one,
+runs migrations on start, builds the projector, and says what another process needs to
+share this ledger's database (``Ledger.shared_settings``); so the CLI, the web app and its
+workers start the same way and no caller re-derives any of it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,8 +16,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from .domain.errors import LedgerError
+from .projections.projector import Projector
 from .settings import Settings
 from .store import migrate
+from .store.driver_errors import translated
 from .store.embedded import EmbeddedPostgres
 from .store.engine import make_engine
 from .store.event_store import EventStore
@@ -30,10 +35,29 @@ class Ledger:
     owner_engine: Engine
     engine: Engine
     store: EventStore
-    embedded: EmbeddedPostgres | None = None
 
     def schema_revision(self) -> str | None:
         return migrate.current_revision(self.engine)
+
+    def projector(self, *, batch_size: int = 10_000) -> Projector:
+        """The projector of this ledger's read models (one per database works at a time,
+        however many are built: see ``Projector``)."""
+        return Projector(self.engine, self.store, batch_size=batch_size)
+
+    def shared_settings(self) -> Settings:
+        """Settings under which another process (a ``serve --workers`` worker) opens this
+        same database as it is now: already started, migrated and seeded, so it does none
+        of that again. An embedded server is named by its URL, so the worker connects to it
+        rather than starting one of its own."""
+        owner = self.owner_engine.url.set(drivername="postgresql")
+        owner_url = owner.render_as_string(hide_password=False)
+        return dataclasses.replace(
+            self.settings,
+            database_url=owner_url if self.settings.embedded else self.settings.database_url,
+            owner_database_url=owner_url,
+            migrate_on_start=False,
+            seed_on_start=False,
+        )
 
 
 def check_schema(engine: Engine) -> None:
@@ -47,41 +71,62 @@ def check_schema(engine: Engine) -> None:
 
 
 @contextmanager
-def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> Iterator[Ledger]:
-    """Start (or connect to) PostgreSQL, migrate if asked, and yield the wired ledger."""
-    embedded = None
-    if settings.embedded:
-        embedded = EmbeddedPostgres(settings.data_dir).start()
-        owner_url = embedded.owner_url
-        app_url = embedded.app_url(settings.app_role)
-    else:
+def _server(settings: Settings) -> Iterator[tuple[str, str]]:
+    """The (owner URL, app URL) of the ledger's server, starting the embedded one if no
+    server is named (and stopping it after)."""
+    if not settings.embedded:
         assert settings.database_url is not None
-        owner_url = settings.owner_database_url or settings.database_url
-        app_url = settings.database_url
-    owner_engine = make_engine(owner_url, pool_size=1)
-    engine = None
+        yield settings.owner_database_url or settings.database_url, settings.database_url
+        return
+    embedded = EmbeddedPostgres(settings.data_dir).start()
     try:
-        should_migrate = (
-            settings.should_migrate_on_start if migrate_on_start is None else migrate_on_start
-        )
-        if should_migrate:
-            migrate.upgrade(owner_engine, app_role=settings.app_role)
-        engine = make_engine(
-            app_url,
-            app_role=settings.app_role or None,
-            statement_timeout_ms=settings.statement_timeout_ms,
-        )
-        check_schema(engine)
-        yield Ledger(
-            settings=settings,
-            owner_engine=owner_engine,
-            engine=engine,
-            store=EventStore(engine, max_event_bytes=settings.max_event_bytes),
-            embedded=embedded,
-        )
+        yield embedded.owner_url, embedded.app_url(settings.app_role)
     finally:
-        if engine is not None:
+        embedded.stop()
+
+
+@contextmanager
+def open_owner_engine(settings: Settings) -> Iterator[Engine]:
+    """An engine of the schema owner alone, for ``ledger db``: migrations never run as the
+    app role, and need no check that the schema is current. What the database refuses in
+    the block is raised as the core's ``DatabaseRefused`` (or ``DatabaseUnavailable``)."""
+    with _server(settings) as (owner_url, _):
+        engine = make_engine(owner_url, pool_size=1)
+        try:
+            with translated(refusals=True):
+                yield engine
+        finally:
             engine.dispose()
-        owner_engine.dispose()
-        if embedded is not None:
-            embedded.stop()
+
+
+@contextmanager
+def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> Iterator[Ledger]:
+    """Start (or connect to) PostgreSQL, migrate if asked, and yield the wired ledger.
+
+    A database that cannot be reached, here or in the block, is raised as the core's
+    ``DatabaseUnavailable``, so no caller needs to know the driver."""
+    should_migrate = (
+        settings.should_migrate_on_start if migrate_on_start is None else migrate_on_start
+    )
+    with _server(settings) as (owner_url, app_url), translated():
+        owner_engine = make_engine(owner_url, pool_size=1)
+        engine = None
+        try:
+            if should_migrate:
+                migrate.upgrade(owner_engine, app_role=settings.app_role)
+            engine = make_engine(
+                app_url,
+                app_role=settings.app_role or None,
+                statement_timeout_ms=settings.statement_timeout_ms,
+            )
+            check_schema(engine)
+            yield Ledger(
+                settings=settings,
+                owner_engine=owner_engine,
+                engine=engine,
+                store=EventStore(engine, max_event_bytes=settings.max_event_bytes),
+            )
+        finally:
+            if engine is not None:
+                engine.dispose()
+            owner_engine.dispose()

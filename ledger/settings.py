@@ -75,6 +75,12 @@ class Settings:
         return self.database_url is None
 
     @property
+    def production(self) -> bool:
+        """Keys on every request, no introspection, no GraphiQL, private caching: decided
+        here alone, so the web app, the export and the callers' check agree."""
+        return self.env == "production"
+
+    @property
     def should_migrate_on_start(self) -> bool:
         return self.embedded if self.migrate_on_start is None else self.migrate_on_start
 

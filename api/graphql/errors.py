@@ -32,6 +32,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 
 from ledger.domain.errors import (
+    DatabaseUnavailable,
     DuplicateEvent,
     Forbidden,
     LedgerError,
@@ -58,6 +59,7 @@ CODES: tuple[tuple[type[LedgerError], str], ...] = (
     (VersionConflict, "CONFLICT"),
     (NotFound, "NOT_FOUND"),
     (Forbidden, "FORBIDDEN"),
+    (DatabaseUnavailable, "UNAVAILABLE"),
     (LedgerError, "LEDGER_ERROR"),
 )
 

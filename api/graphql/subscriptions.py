@@ -27,6 +27,8 @@ class Subscription:
         if after_position is not None and after_position < 0:
             raise refuse("after_position", "must be 0 or more")
         wanted = set(types) if types else None
-        async for event in info.context.tail.follow(after_position):
+        tail = info.context.tail
+        assert tail is not None, "the app starts the tail before it serves"
+        async for event in tail.follow(after_position):
             if wanted is None or event.type in wanted:
                 yield Event.of(event)

@@ -1,7 +1,8 @@
 """The ``ledger`` command: an adapter that maps the core's errors to messages and exit codes.
 
-Exit codes: 0 success, 1 the ledger answered "no" (a broken chain, a missing digest, a
-failed operation), 2 the command was used wrongly (bad option or setting).
+Exit codes (``EXIT_CODES``, the one table): 0 success, 1 the ledger answered "no" (a broken
+chain, a missing digest, a failed operation, a database that cannot be reached or refuses),
+2 the command was used wrongly (bad option, argument or setting).
 
 This module holds what every command shares (the group ``main``, ``with_ledger``, ``fail``,
 ``INSTANT``, ``progress``); each command group lives in a module of its own. Commands of
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Callable
 from functools import wraps
 from importlib.metadata import entry_points
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import click
 from rich.console import Console
@@ -40,34 +41,54 @@ def settings_from_env() -> Settings:
     try:
         return Settings.from_env()
     except ValidationError as exc:
-        fail(f"setting {exc}", 2)
+        fail(f"setting {exc}", exit_code(exc))
         raise  # unreachable
 
 
-def with_ledger(func: F) -> F:
-    """Open the ledger for the command and turn the core's errors into clear messages."""
+# The core's errors as exit codes, the first matching row wins (so subclasses come first).
+EXIT_CODES: tuple[tuple[type[LedgerError], int], ...] = (
+    (ValidationError, 2),
+    (LedgerError, 1),
+)
+
+
+def exit_code(error: LedgerError) -> int:
+    return next(code for kind, code in EXIT_CODES if isinstance(error, kind))
+
+
+def translated_errors(func: F) -> F:
+    """Run a command, turning the core's errors into a message and their exit code."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        settings = settings_from_env()
         try:
-            with open_ledger(settings) as ledger:
-                return func(ledger, *args, **kwargs)
-        except ValidationError as exc:
-            fail(str(exc), 2)
+            return func(*args, **kwargs)
         except LedgerError as exc:
-            fail(str(exc))
-        except Exception as exc:  # an operational failure: say what, not a traceback
-            from sqlalchemy.exc import OperationalError
-
-            if isinstance(exc, OperationalError):
-                fail(f"cannot reach the database: {str(exc.orig).strip().splitlines()[0]}")
-            raise
+            fail(str(exc), exit_code(exc))
 
     return wrapper  # type: ignore[return-value]
 
 
-def progress(total: int, label: str = "verifying") -> tuple[Progress, Callable[[int], None]]:
+def with_ledger(func: F) -> F:
+    """Open the ledger for the command (its first argument) and turn the core's errors into
+    clear messages."""
+
+    @translated_errors
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with open_ledger(settings_from_env()) as ledger:
+            return func(ledger, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Advance(Protocol):
+    """Move a progress bar: ``done`` of ``total`` (the total as first given, if omitted)."""
+
+    def __call__(self, done: int, total: int = ...) -> None: ...
+
+
+def progress(total: int, label: str = "verifying") -> tuple[Progress, Advance]:
     """A progress bar on stderr (hidden when stderr is not a terminal) and its update function."""
     bar = Progress(
         TextColumn(label),
@@ -79,7 +100,11 @@ def progress(total: int, label: str = "verifying") -> tuple[Progress, Callable[[
         disable=not err.is_terminal,
     )
     task = bar.add_task(label, total=total)
-    return bar, lambda done, total=total: bar.update(task, completed=done, total=total)
+
+    def advance(done: int, total: int = total) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, advance
 
 
 class InstantType(click.ParamType):

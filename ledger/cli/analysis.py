@@ -59,9 +59,8 @@ def report(
 
     from .. import queries, reporting
     from ..domain.report import build
-    from ..projections.projector import Projector
 
-    Projector(ledger.engine, ledger.store).run_once()  # answer from up-to-date read models
+    ledger.projector().run_once()  # answer from up-to-date read models
     known_at = known_at or dt.datetime.now(dt.UTC)
     basis = basis.upper()
     graph = queries.graph(ledger.engine, as_of, known_at, basis)
@@ -114,7 +113,6 @@ def replay(
     from rich.console import Console
 
     from .. import audit, reporting
-    from ..projections.projector import Projector
 
     basis = basis.upper()
     if until_position is not None and check:
@@ -137,7 +135,7 @@ def replay(
     else:
         reporting.print_replay(result, as_of, known_at, Console())
     if check:
-        Projector(ledger.engine, ledger.store).run_once()
+        ledger.projector().run_once()
         found = audit.verify(ledger.engine, result, basis)
         for line in found:
             err.print(f"[red]differs[/] {line}", highlight=False, soft_wrap=True)

@@ -20,9 +20,8 @@ def projections() -> None:
 @with_ledger
 def projections_status(ledger: Ledger, as_json: bool) -> None:
     """Show each projection's checkpoint, the ledger's head and the lag between them."""
-    from ..projections.projector import Projector
 
-    status = Projector(ledger.engine, ledger.store).status()
+    status = ledger.projector().status()
     if as_json:
         fields = {"name": status.name, "checkpoint": status.checkpoint, "head": status.head}
         click.echo(json.dumps(fields | {"lag": status.lag}))
@@ -44,9 +43,8 @@ def projections_status(ledger: Ledger, as_json: bool) -> None:
 @with_ledger
 def projections_run(ledger: Ledger, batch_size: int) -> None:
     """Apply every event after the checkpoint to the read models, once, and stop."""
-    from ..projections.projector import Projector
 
-    applied = Projector(ledger.engine, ledger.store, batch_size=batch_size).run_once()
+    applied = ledger.projector(batch_size=batch_size).run_once()
     if applied is None:
         fail("another projector holds the lock; it keeps the read models up to date")
     click.echo(f"applied {applied} event{'s' if applied != 1 else ''}")

@@ -108,13 +108,12 @@ def restore(ledger: Ledger, file: Any) -> None:
     Same positions, times and hashes; refused, with nothing written, if the file's chain does
     not verify. Then the read models are brought up to date.
     """
-    from ..projections.projector import Projector
     from ..transfer.restore import restore_lines
 
     bar, advance = progress(0, "restoring")
     with bar:
         digest = restore_lines(ledger.owner_engine, file, on_progress=lambda n: advance(n, n))
-    Projector(ledger.engine, ledger.store).run_once()
+    ledger.projector().run_once()
     click.echo(f"restored {digest.position:,} events; head {digest}")
 
 

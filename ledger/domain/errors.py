@@ -55,3 +55,8 @@ class InvalidInput(ValidationError):
 
 class DatabaseUnavailable(LedgerError):
     """The database could not be reached or went away mid-request; asking again may work."""
+
+
+class DatabaseRefused(LedgerError):
+    """The database refused an operation on its own rules (a permission, a constraint, a
+    migration that would lose data): asking again will not help, the message says why."""

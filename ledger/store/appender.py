@@ -225,7 +225,9 @@ def _append_by_copy(
         state = conn.execute(_STATE_SQL, {"stream": stream})
         pipeline.sync()
         retried = probe.fetchone() is not None
-        now, current_version, head_position, head_hash, head_recorded_at = state.fetchone()
+        row = state.fetchone()
+        assert row is not None  # _STATE_SQL aggregates: always one row
+        now, current_version, head_position, head_hash, head_recorded_at = row
     if retried:
         conn.rollback()
         return _replayed(stream, prepared, _existing(conn, prepared))

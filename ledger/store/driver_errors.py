@@ -3,7 +3,9 @@
 ``translated()`` wraps every statement the store runs: a value PostgreSQL (or psycopg, before
 sending it) refuses becomes ``InvalidInput``; a database that cannot be reached, went away
 mid-statement or cancelled it (a statement timeout) becomes ``DatabaseUnavailable``. Any
-other driver error is a bug or a refusal of the schema's own (a trigger) and is left as it is.
+other driver error is a bug or a refusal of the schema's own (a trigger) and is left as it is,
+unless the caller asks for ``refusals``: administrative work (migrations) then reports the
+database's refusal as ``DatabaseRefused``, with the server's own message.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from contextlib import contextmanager
 import psycopg
 from sqlalchemy import exc as sa_exc
 
-from ..domain.errors import DatabaseUnavailable, InvalidInput, LedgerError
+from ..domain.errors import DatabaseRefused, DatabaseUnavailable, InvalidInput, LedgerError
 
 
 def _first_line(error: BaseException) -> str:
@@ -38,12 +40,15 @@ def translation(error: BaseException) -> LedgerError | None:
 
 
 @contextmanager
-def translated() -> Iterator[None]:
-    """Run a block of the store's I/O, raising the core's types for the driver's errors."""
+def translated(*, refusals: bool = False) -> Iterator[None]:
+    """Run a block of the store's I/O, raising the core's types for the driver's errors (with
+    ``refusals``, every driver error: the others as ``DatabaseRefused``)."""
     try:
         yield
     except (psycopg.Error, sa_exc.DBAPIError) as error:
         core = translation(error)
+        if core is None and refusals:
+            core = DatabaseRefused(_first_line(getattr(error, "orig", None) or error))
         if core is None:
             raise
         raise core from error

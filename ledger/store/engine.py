@@ -9,12 +9,17 @@ from __future__ import annotations
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 
+from ..domain.errors import ValidationError
+
 
 def normalise_url(url: str) -> str:
     """Accept ``postgres://`` and ``postgresql://`` URLs and pin the psycopg 3 driver."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1))
     if parsed.get_backend_name() != "postgresql":
-        raise ValueError(f"the ledger needs PostgreSQL, got a {parsed.get_backend_name()} URL")
+        raise ValidationError(
+            "LEDGER_DATABASE_URL",
+            f"the ledger needs PostgreSQL, got a {parsed.get_backend_name()} URL",
+        )
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine
 
 import migrations
+
+from ..domain.errors import ValidationError
 
 SCRIPT_LOCATION = Path(migrations.__file__).parent
 
@@ -24,13 +29,22 @@ def _config(engine: Engine, app_role: str, connection=None) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head", app_role: str = "ledger_app") -> None:
-    with engine.begin() as conn:
+    with _revision_named(revision), engine.begin() as conn:
         command.upgrade(_config(engine, app_role, conn), revision)
 
 
 def downgrade(engine: Engine, revision: str, app_role: str = "ledger_app") -> None:
-    with engine.begin() as conn:
+    with _revision_named(revision), engine.begin() as conn:
         command.downgrade(_config(engine, app_role, conn), revision)
+
+
+@contextmanager
+def _revision_named(revision: str) -> Iterator[None]:
+    """Alembic's refusal of a revision (unknown, or not reachable from here) as a bad argument."""
+    try:
+        yield
+    except CommandError as exc:
+        raise ValidationError("revision", f"{revision!r}: {exc}") from None
 
 
 def head_revision() -> str:

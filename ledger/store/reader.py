@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, or_, select
+from sqlalchemy import ColumnElement, Engine, and_, or_, select
 
 from ..domain.chain import GENESIS_HASH, Digest
 from ..domain.envelope import RecordedEvent, validate_stream
@@ -60,7 +60,7 @@ class EventReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _all(self, query) -> list[RecordedEvent]:  # type: ignore[no-untyped-def]
+    def _all(self, query) -> list[RecordedEvent]:
         with translated(), self.engine.connect() as conn:
             return [row_to_event(r) for r in conn.execute(query)]
 
@@ -123,7 +123,7 @@ class EventReader:
         The parts are alternatives of one ``WHERE``; each is an index lookup (the stream key,
         the event id key), so the read costs what the rows found cost."""
         c = events.c
-        parts = []
+        parts: list[ColumnElement[bool]] = []
         if wanted.streams:
             parts.append(c.stream.in_([validate_stream(s) for s in wanted.streams]))
         if wanted.streams_holding:
