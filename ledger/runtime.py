@@ -35,6 +35,14 @@ class Ledger:
     owner_engine: Engine
     engine: Engine
     store: EventStore
+    # The connections GraphQL requests hold their snapshot on, across awaits, apart from the
+    # pool that writes, the projector and the store's reads draw on: so holders can never take
+    # the connections those need while they wait for a worker thread (None: share ``engine``).
+    snapshot_engine: Engine | None = None
+
+    @property
+    def snapshots(self) -> Engine:
+        return self.snapshot_engine or self.engine
 
     def schema_revision(self) -> str | None:
         return migrate.current_revision(self.engine)
@@ -110,7 +118,7 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
     )
     with _server(settings) as (owner_url, app_url), translated():
         owner_engine = make_engine(owner_url, pool_size=1)
-        engine = None
+        engine = snapshot_engine = None
         try:
             if should_migrate:
                 migrate.upgrade(owner_engine, app_role=settings.app_role)
@@ -120,13 +128,21 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
                 statement_timeout_ms=settings.statement_timeout_ms,
             )
             check_schema(engine)
+            snapshot_engine = make_engine(
+                app_url,
+                app_role=settings.app_role or None,
+                statement_timeout_ms=settings.statement_timeout_ms,
+            )
             yield Ledger(
                 settings=settings,
                 owner_engine=owner_engine,
                 engine=engine,
                 store=EventStore(engine, max_event_bytes=settings.max_event_bytes),
+                snapshot_engine=snapshot_engine,
             )
         finally:
+            if snapshot_engine is not None:
+                snapshot_engine.dispose()
             if engine is not None:
                 engine.dispose()
             owner_engine.dispose()

@@ -16,10 +16,12 @@ context lives as long as the connection, which carries many operations (subscrip
 each question reads in a transaction of its own, as before.
 
 A request holds its snapshot's pooled connection across awaits, while the questions of every
-request wait for a worker thread and some of them (the store's reads) for a second connection.
-So that requests holding snapshots can never take the whole pool while the worker threads wait
-in it for a connection, at most one fewer requests than the pool holds connections hold one at
-once; a request waits for its turn on the event loop, not in a thread (``_holders``).
+request wait for a worker thread. So snapshots are held on a pool of their own
+(``Ledger.snapshots``): were they held on the pool that mutations, the projector and the
+store's reads use, holders waiting for a thread could keep the connections that the threads
+wait for (a load of mixed reads and writes did stall so, for the pool's 30 s timeout). At most
+one fewer requests than that pool holds connections hold one at once; a request waits for its
+turn on the event loop, not in a thread (``_holders``).
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ class Context(BaseContext, kw_only=True, dict=True):
 
     @cached_property
     def _snapshot(self) -> _RequestSnapshot:
-        return _RequestSnapshot(self.ledger.engine)
+        return _RequestSnapshot(self.ledger.snapshots)
 
     async def source(self) -> queries.Source:
         """Where this request's questions read: its snapshot (over a websocket, the engine)."""
