@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from ..domain.analysis import flow_amounts
 from ..domain.views import Edge, Graph, Node, RevenueReport, check_basis
 from ._snapshot import Snapshot, Source, params, reading, visible
 
@@ -178,6 +179,22 @@ SELECT legs.*, coalesce(f.funded_usd, 0) AS funded_usd, {_AMOUNT} AS amount_usd
 """
 _EDGES_ALL_AT_LEAST = _EDGES_ALL.format(where=f"WHERE {_AMOUNT} >= %(min_amount)s")
 _EDGES_ALL = _EDGES_ALL.format(where="")
+# The legs of the ordered pairs (payer, payee) whose legs sum to at least %(min_flow)s: what a
+# circular flow of at least that amount can use, each pair's flow left whole (spec section 3).
+_EDGES_ALL_FLOWS_AT_LEAST = f"""
+SELECT * FROM (
+    SELECT e.*, sum(e.amount_usd) OVER (PARTITION BY e.payer, e.payee) AS flow_usd
+      FROM ({_EDGES_ALL}) e
+) x
+ WHERE x.flow_usd >= %(min_flow)s
+ ORDER BY x.deal_id, x.leg
+"""
+
+
+def flows_at_least(found: Sequence[Edge], min_flow: Decimal) -> list[Edge]:
+    """The edges of the ordered pairs whose edges sum to at least ``min_flow``."""
+    sums = flow_amounts(found)
+    return [e for e in found if sums[(e.payer, e.payee)] >= min_flow]
 
 
 def edges(
@@ -187,15 +204,20 @@ def edges(
     touching: Sequence[str] | None,
     *,
     min_amount: Decimal | None = None,
+    min_flow: Decimal | None = None,
 ) -> list[Edge]:
     """The live legs at ``at`` as edges under ``basis``: all of them (with ``min_amount``, those
-    of at least that amount), or those paying or paid by an entity of ``touching``."""
+    of at least that amount; with ``min_flow``, those between payer and payee whose legs sum to
+    at least that), or those paying or paid by an entity of ``touching``."""
     at = at | {"basis": basis}
     if touching is not None:
-        assert min_amount is None, "min_amount filters the whole graph's legs only"
+        assert min_amount is None and min_flow is None, "the filters apply to the whole graph"
         result = conn.exec_driver_sql(_EDGES_TOUCHING, at | {"ids": list(touching)})
     elif min_amount is not None:
+        assert min_flow is None, "one filter at a time"
         result = conn.exec_driver_sql(_EDGES_ALL_AT_LEAST, at | {"min_amount": min_amount})
+    elif min_flow is not None:
+        result = conn.exec_driver_sql(_EDGES_ALL_FLOWS_AT_LEAST, at | {"min_flow": min_flow})
     else:
         result = conn.exec_driver_sql(_EDGES_ALL, at)
     # Positional access on plain tuples: a whole graph is a hundred thousand rows or more.
@@ -277,13 +299,16 @@ def graph(
     entity_ids: Sequence[str] | None = None,
     hops: int = 1,
     min_amount: Decimal | None = None,
+    min_flow: Decimal | None = None,
 ) -> Graph:
     """The exposure graph at valid time ``as_of`` as the ledger knew it at ``known_at``.
 
     With ``entity_ids``: only the live legs within ``hops`` legs of those entities, and the
     nodes they join. With ``min_amount``: only edges of at least that amount (for the whole
     graph, filtered in SQL; around entities, after the expansion, which follows every leg).
-    Asked of a ``Snapshot``, the whole graph at a point is built once and filtered here.
+    With ``min_flow``: only the edges between an ordered pair (payer, payee) whose edges sum
+    to at least that amount, every one of them, so the pair's flow stays whole (what circular
+    flows of at least that amount are made of). Asked of a ``Snapshot``, the whole graph at a point is built once and filtered here.
     """
     check_basis(basis)
     at = params(as_of, known_at)
@@ -300,14 +325,18 @@ def graph(
             result.edges = [
                 e for e in whole.edges if min_amount is None or e.amount_usd >= min_amount
             ]
+            if min_flow is not None:
+                result.edges = flows_at_least(result.edges, min_flow)
             return result
         if entity_ids is None:
-            found = edges(conn, at, basis, None, min_amount=min_amount)
+            found = edges(conn, at, basis, None, min_amount=min_amount, min_flow=min_flow)
         else:
             found = around(conn, at, basis, entity_ids, hops)
             found.sort(key=lambda e: (e.deal_id, e.leg))
             if min_amount is not None:
                 found = [e for e in found if e.amount_usd >= min_amount]
+            if min_flow is not None:
+                found = flows_at_least(found, min_flow)
         result.edges = found
         wanted = None
         if entity_ids is not None:

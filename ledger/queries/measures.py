@@ -22,15 +22,20 @@ def circular_flows(
     through: str | None = None,
     limit: int | None = None,
 ) -> list[analysis.Cycle]:
-    """The money-flow cycles of at most six entities at (as_of, known_at), largest first."""
+    """The money-flow cycles of at most six entities at (as_of, known_at), largest first.
+
+    Legs between the same ordered pair are summed before any threshold: the graph is asked
+    only for the pairs whose flow reaches ``min_amount`` (``min_flow``, each pair whole), never
+    for the legs that do, so the threshold decides which cycles are listed, not their amounts.
+    """
     if through is not None:
         # Every leg of a cycle of six or fewer entities through an entity touches an entity
         # at most two legs away from it: three rounds of "legs touching" reach them all.
         edges = graph(
-            source, as_of, known_at, basis, entity_ids=[through], hops=3, min_amount=min_amount
+            source, as_of, known_at, basis, entity_ids=[through], hops=3, min_flow=min_amount
         ).edges
     else:
-        edges = graph(source, as_of, known_at, basis, min_amount=min_amount).edges
+        edges = graph(source, as_of, known_at, basis, min_flow=min_amount).edges
     return analysis.circular_flows(edges, min_amount=min_amount, through=through, limit=limit)
 
 

@@ -88,6 +88,16 @@ def assert_same(
     assert queries.circular_flows(
         engine, as_of, known_at, basis, through=through
     ) == analysis.circular_flows(expected.edges, through=through)
+    # a threshold: one of the summed flows (or a leg's own amount), so it falls between legs
+    thresholds = sorted(
+        {*analysis.flow_amounts(expected.edges).values(), *(e.amount_usd for e in expected.edges)}
+    )
+    if thresholds:
+        least = rng.choice(thresholds)
+        for around_entity in (None, through):
+            assert queries.circular_flows(
+                engine, as_of, known_at, basis, min_amount=least, through=around_entity
+            ) == analysis.circular_flows(expected.edges, min_amount=least, through=around_entity)
     if expected.nodes:
         down = [rng.choice(sorted(expected.nodes))]
         valuations = {k: n.valuation_usd for k, n in expected.nodes.items()}
@@ -259,6 +269,80 @@ def test_a_back_dated_correction_and_a_retraction_read_as_the_spec_says(
         for known_at in (believed_then, retracted.recorded_at, now):
             for basis in replay.BASES:
                 assert_same(store, database, as_of, known_at, basis, random.Random(0))
+
+
+def test_a_circular_flow_sums_its_legs_before_any_threshold(
+    store: EventStore, database: TestDatabase, projector: Projector
+) -> None:
+    # legs a->b of 50 and 10 (two deals) and b->a of 100: the cycle's amount is 60 whatever
+    # the threshold, and it is listed while 60 reaches the threshold (issue 15).
+    for entity in ("a", "b"):
+        record(
+            store, "EntityRegistered", {"entity_id": entity, "name": entity, "kind": "company"}, 0
+        )
+    for deal, payer, payee, usd in (
+        ("d1", "a", "b", 50),
+        ("d2", "a", "b", 10),
+        ("d3", "b", "a", 100),
+    ):
+        leg = {
+            "leg": "l",
+            "payer": payer,
+            "payee": payee,
+            "instrument": "loan",
+            "headline_usd": str(usd),
+        }
+        record(store, "DealAnnounced", {"deal_id": deal, "title": "t", "legs": [leg]}, 1)
+    projector.run_once()
+    as_of, known_at = T0 + dt.timedelta(days=2), store.head().recorded_at
+    sixty = [analysis.Cycle(("a", "b"), Decimal(60))]
+    for source in (database.app_engine, queries.Snapshot(database.app_engine)):
+        for through in (None, "a", "b"):
+            for least, expected in (
+                ("0", sixty),
+                ("20", sixty),
+                ("55", sixty),
+                ("60", sixty),
+                ("61", []),
+            ):
+                assert (
+                    queries.circular_flows(
+                        source, as_of, known_at, min_amount=Decimal(least), through=through
+                    )
+                    == expected
+                ), (source, through, least)
+        if isinstance(source, queries.Snapshot):
+            source.close()
+
+
+def test_the_latest_actual_revenue_is_the_latest_period_and_a_restatement_replaces_it(
+    store: EventStore, database: TestDatabase, projector: Projector
+) -> None:
+    record(store, "EntityRegistered", {"entity_id": "a", "name": "A", "kind": "company"}, 0)
+
+    def report(start: str, end: str, usd: str, day: int, forecast: bool = False) -> None:
+        data = {
+            "entity_id": "a",
+            "period_start": start,
+            "period_end": end,
+            "revenue_usd": usd,
+            "forecast": forecast,
+        }
+        record(store, "RevenueReported", data, day)
+
+    report("2025-01-01", "2025-03-31", "100", 100)  # Q1
+    report("2025-04-01", "2025-06-30", "200", 190)  # Q2
+    report("2025-01-01", "2025-03-31", "150", 200)  # Q1 restated later: Q2 stays the latest
+    report("2025-04-01", "2025-06-30", "250", 195)  # Q2 restated: replaces Q2
+    report("2025-07-01", "2025-09-30", "999", 196, forecast=True)  # a forecast never counts
+    projector.run_once()
+    known_at = store.head().recorded_at
+    events = list(store.iter_events())
+    for as_of_day, expected in ((150, "100"), (192, "200"), (201, "250")):
+        as_of = T0 + dt.timedelta(days=as_of_day)
+        node = queries.graph(database.app_engine, as_of, known_at).nodes["a"]
+        assert node == replay.graph(events, as_of, known_at).nodes["a"]
+        assert node.revenue is not None and node.revenue.revenue_usd == Decimal(expected)
 
 
 def test_the_projector_applies_each_event_once_and_reports_its_lag(
