@@ -50,9 +50,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-for path in (ROOT, ROOT / "bench"):
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+# The project's root first, whatever PYTHONPATH says: else this file would import itself as
+# ``api`` (its own directory comes first on the path of a script).
+for path in (ROOT / "bench", ROOT):
+    while str(path) in sys.path:
+        sys.path.remove(str(path))
+    sys.path.insert(0, str(path))
 
 import httpx  # noqa: E402
 import orjson  # noqa: E402

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 
 import strawberry
@@ -31,9 +32,13 @@ class Edge:
     payer_id: str
     payee_id: str
     at: strawberry.Private[At]
+    # The nodes of the graph the edge came from: its payer and payee are there, at the same
+    # point and in the same snapshot, so they are answered without a loader (priming one with
+    # every node of a hub's graph cost more than the edges' own resolution).
+    nodes: strawberry.Private[Mapping[str, views.Node]]
 
     @classmethod
-    def of(cls, e: views.Edge, at: At) -> Edge:
+    def of(cls, e: views.Edge, at: At, nodes: Mapping[str, views.Node]) -> Edge:
         return cls(
             leg=e.leg,
             instrument=e.instrument,
@@ -44,15 +49,20 @@ class Edge:
             payer_id=e.payer,
             payee_id=e.payee,
             at=at,
+            nodes=nodes,
         )
 
     @strawberry.field
     async def payer(self, info: Info) -> Entity:
-        return await Entity.load(info, self.payer_id, self.at)
+        return await self._entity(info, self.payer_id)
 
     @strawberry.field
     async def payee(self, info: Info) -> Entity:
-        return await Entity.load(info, self.payee_id, self.at)
+        return await self._entity(info, self.payee_id)
+
+    async def _entity(self, info: Info, entity_id: str) -> Entity:
+        node = self.nodes.get(entity_id)
+        return Entity.of(node, self.at) if node else await Entity.load(info, entity_id, self.at)
 
     @strawberry.field
     async def deal(self, info: Info) -> Deal | None:
@@ -76,7 +86,8 @@ class ExposureGraph:
 
     @strawberry.field
     def edges(self) -> list[Edge]:
-        return [Edge.of(e, self.at) for e in self.graph.edges]
+        nodes = self.graph.nodes
+        return [Edge.of(e, self.at, nodes) for e in self.graph.edges]
 
     @strawberry.field
     def exposures(self) -> list[Exposure]:

@@ -91,10 +91,6 @@ class Query:
             hops=hops,
             min_amount=min_amount_usd,
         )
-        # Nested payer/payee/nodes ask for nodes the graph already holds: no second query.
-        info.context.nodes.prime_many(
-            {(entity_id, at.as_of, at.known_at): node for entity_id, node in g.nodes.items()}
-        )
         return ExposureGraph(as_of=at.as_of, known_at=at.known_at, basis=basis, graph=g, at=at)
 
     @strawberry.field(description="One entity at (asOf, knownAt); null if not registered then.")
