@@ -115,3 +115,42 @@ def test_a_database_url_of_another_kind_is_refused_naming_the_setting() -> None:
         make_engine("mysql://ledger@localhost/ledger")
     assert refused.value.field == "LEDGER_DATABASE_URL"
     assert "needs PostgreSQL" in str(refused.value)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def test_arrows_point_inward() -> None:
+    """The core never imports the web app; the domain imports no framework or driver."""
+    for path in sorted((ROOT / "ledger").rglob("*.py")):
+        names = _imports(path)
+        assert not any(n == "api" or n.startswith("api.") for n in names), path
+        if "domain" in path.parts:
+            frameworks = ("sqlalchemy", "psycopg", "litestar", "strawberry", "alembic")
+            assert not any(n.split(".")[0] in frameworks for n in names), path
+
+
+def test_no_edge_knows_the_drivers_errors() -> None:
+    edges = sorted((ROOT / "api").rglob("*.py")) + sorted((ROOT / "ledger" / "cli").rglob("*.py"))
+    for path in edges:
+        names = _imports(path)
+        assert not any(n.startswith(("sqlalchemy.exc", "psycopg.errors")) for n in names), path
+        assert "sqlalchemy.exc" not in path.read_text(), path
+
+
+def test_modules_stay_small_or_say_why() -> None:
+    """About 400 lines at most, unless the module's docstring says it is one concept."""
+    for path in SOURCES:
+        lines = path.read_text().count("\n")
+        if lines > 420:
+            doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+            assert "one concept" in doc, f"{path.relative_to(ROOT)}: {lines} lines"
