@@ -60,3 +60,13 @@ class DatabaseUnavailable(LedgerError):
 class DatabaseRefused(LedgerError):
     """The database refused an operation on its own rules (a permission, a constraint, a
     migration that would lose data): asking again will not help, the message says why."""
+
+
+class ProofRefused(LedgerError):
+    """A proof, checkpoint or signature that does not check out; ``what`` names the part that
+    failed (``rootHash``, ``treeSize``, ``signature``, ``key``, ``hashes[3]``, ``line 2``...)."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what}: {reason}")
