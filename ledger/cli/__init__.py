@@ -1,8 +1,9 @@
 """The ``ledger`` command: an adapter that maps the core's errors to messages and exit codes.
 
 Exit codes (``EXIT_CODES``, the one table): 0 success, 1 the ledger answered "no" (a broken
-chain, a missing digest, a failed operation, a database that cannot be reached or refuses),
-2 the command was used wrongly (bad option, argument or setting).
+chain, a missing digest, a proof that does not check out, a failed operation, a database
+that cannot be reached or refuses), 2 the command was used wrongly (bad option, argument or
+setting).
 
 This module holds what every command shares (the group ``main``, ``with_ledger``, ``fail``,
 ``INSTANT``, ``progress``); each command group lives in a module of its own. Commands of
@@ -22,7 +23,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..domain.errors import LedgerError, ValidationError
+from ..domain.errors import LedgerError, ProofRefused, ValidationError
 from ..runtime import open_ledger
 from ..settings import Settings
 
@@ -48,6 +49,7 @@ def settings_from_env() -> Settings:
 # The core's errors as exit codes, the first matching row wins (so subclasses come first).
 EXIT_CODES: tuple[tuple[type[LedgerError], int], ...] = (
     (ValidationError, 2),
+    (ProofRefused, 1),  # a proof, checkpoint or signature that does not check out
     (LedgerError, 1),
 )
 
@@ -138,9 +140,9 @@ def main() -> None:
 
 def _compose() -> None:
     """Every command group joins ``main`` here, the core's own and then the plugins'."""
-    from . import analysis, chain, config, db, keys, projections, synth, transfer
+    from . import analysis, chain, config, db, keys, projections, proofs, synth, transfer
 
-    for module in (chain, db, transfer, analysis, projections, keys, synth, config):
+    for module in (chain, proofs, db, transfer, analysis, projections, keys, synth, config):
         for command in module.COMMANDS:
             main.add_command(command)
     for entry in entry_points(group=PLUGINS):

@@ -204,15 +204,16 @@ def _line_number(message: str, offset: int) -> int:
 def parse_note(message: str | bytes) -> Note:
     """The text and signature lines of a signed note, refusing any malformed part by line."""
     if isinstance(message, bytes):
+        raw = message
         try:
-            message = message.decode("utf-8")
+            message = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = message.count(b"\n", 0, exc.start) + 1
-            raise ProofRefused(f"line {line}", "not valid UTF-8") from None
+            where = raw.count(b"\n", 0, exc.start) + 1
+            raise ProofRefused(f"line {where}", "not valid UTF-8") from None
     for offset, char in enumerate(message):
         if char < " " and char != "\n":
-            line = _line_number(message, offset)
-            raise ProofRefused(f"line {line}", f"control character U+{ord(char):04X}")
+            where = _line_number(message, offset)
+            raise ProofRefused(f"line {where}", f"control character U+{ord(char):04X}")
     split = message.rfind("\n\n")
     if split < 0:
         raise ProofRefused("note", "no blank line before the signatures")
@@ -243,7 +244,9 @@ def parse_note(message: str | bytes) -> Note:
 def sign_note(text: str, *keys: SigningKey) -> str:
     """The signed note of ``text`` (which must end in a newline) under each of ``keys``."""
     if not text.endswith("\n") or any(c < " " and c != "\n" for c in text):
-        raise ValidationError("text", "a note's text ends in a newline and has no control character")
+        raise ValidationError(
+            "text", "a note's text ends in a newline and has no control character"
+        )
     message = text.encode()
     signatures = tuple(NoteSignature(k.name, k.verifier.key_id, k.sign(message)) for k in keys)
     return Note(text, signatures).encode()

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from .errors import ProofRefused, ValidationError
 
@@ -53,7 +52,8 @@ def event_leaf_hash(event_hash: str) -> bytes:
     return leaf_hash(event_leaf_data(event_hash))
 
 
-class Node(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Node:
     """A complete subtree: the 2^level leaves from ``index`` · 2^level (level 0 = a leaf)."""
 
     level: int
@@ -220,9 +220,7 @@ def root_hash(tree_size: int, subtrees: SubtreeHashes) -> bytes:
 
 def _check_hashes(proof: Sequence[bytes], expected: int, what: str) -> None:
     if len(proof) != expected:
-        raise ProofRefused(
-            "hashes", f"{what} needs {expected} hashes, the proof has {len(proof)}"
-        )
+        raise ProofRefused("hashes", f"{what} needs {expected} hashes, the proof has {len(proof)}")
     for i, h in enumerate(proof):
         if len(h) != HASH_SIZE:
             raise ProofRefused(f"hashes[{i}]", f"is {len(h)} bytes, not {HASH_SIZE}")
