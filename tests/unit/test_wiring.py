@@ -20,6 +20,7 @@ from ledger.domain.errors import (
     InvalidInput,
     LedgerError,
     NotFound,
+    ProofRefused,
     ValidationError,
 )
 from ledger.settings import Settings
@@ -89,6 +90,7 @@ def test_a_worker_is_configured_by_the_parents_settings_object() -> None:
         (NotFound("no such entity"), 1),
         (DatabaseUnavailable("cannot reach the database"), 1),
         (DatabaseRefused("refusing to drop the events table"), 1),
+        (ProofRefused("rootHash", "the proof leads elsewhere"), 1),
         (LedgerError("no"), 1),
     ],
 )
