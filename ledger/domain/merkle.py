@@ -15,8 +15,8 @@ subtrees it needs (O(log n) of them, from sizes alone), one batched lookup fetch
 (:data:`SubtreeHashes`), and the plan folds them into the proof's hashes. Verification needs
 none of that: it is the RFC's algorithm over the proof alone.
 
-Pure: hashlib only, no I/O. One concept (the tree: its hashes, its proofs made and checked,
-its growth), kept in one module though it passes 400 lines.
+Pure: hashlib only, no I/O. The tree is one concept (its hashes, its proofs made and
+checked, its growth), kept in one module though it passes 400 lines.
 """
 
 from __future__ import annotations
