@@ -44,7 +44,7 @@ from ledger import queries
 from ledger.auth import may
 from ledger.commands import Commands
 from ledger.domain.envelope import RecordedEvent
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import LedgerError, ValidationError
 from ledger.domain.views import DealView, EntityView, Node
 from ledger.runtime import Ledger
 from ledger.store import EventStore
@@ -56,10 +56,14 @@ T = TypeVar("T")
 V = TypeVar("V")
 P = ParamSpec("P")
 
-NodeKey = tuple[str, dt.datetime, dt.datetime]  # (entity id, as_of, known_at)
-ViewKey = tuple[str, dt.datetime, dt.datetime, str]  # (entity id, as_of, known_at, basis)
-DealKey = tuple[str, dt.datetime, dt.datetime]  # (deal id, as_of, known_at)
-HistoryKey = tuple[str, dt.datetime]  # (stream, known_at)
+# Every key ends with the atPosition asked for (None: none); known_at None is "now", the
+# request's basis instant.
+Known = dt.datetime | None
+NodeKey = tuple[str, dt.datetime, Known, int | None]  # (entity id, as_of, known_at, position)
+ViewKey = tuple[str, dt.datetime, Known, str, int | None]  # (..., basis, position)
+DealKey = tuple[str, dt.datetime, Known, int | None]  # (deal id, as_of, known_at, position)
+HistoryKey = tuple[str, Known, int | None]  # (stream, known_at, position)
+MIN_POSITION_HEADER = "ledger-min-position"
 
 
 async def run(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -76,22 +80,45 @@ def _grouped(
     keys: Sequence[tuple[Any, ...]],
     fetch: Callable[..., Mapping[str, V]],
 ) -> list[V | None]:
-    """Answer keys (id, *rest) by calling ``fetch(source, ids, *rest)`` once per distinct
-    ``rest``."""
+    """Answer keys (id, *rest, position) by calling ``fetch(source, ids, *rest,
+    at_position=position)`` once per distinct (rest, position)."""
     groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     for key in keys:
         groups[key[1:]].append(key[0])
-    answers = {rest: fetch(source, ids, *rest) for rest, ids in groups.items()}
+    answers = {
+        rest: fetch(source, ids, *rest[:-1], at_position=rest[-1]) for rest, ids in groups.items()
+    }
     return [answers[key[1:]].get(key[0]) for key in keys]
 
 
 def _histories(
-    store: EventStore, streams: list[str], known_at: dt.datetime
+    store: EventStore,
+    streams: list[str],
+    known_at: dt.datetime | None,
+    *,
+    at_position: int | None,
+    basis: queries.Basis | None,
 ) -> dict[str, list[RecordedEvent]]:
+    """Raw events of some streams as of the request's basis (or the whole log, without one)."""
+    if basis is not None:
+        known_at = known_at or basis.instant
+        at_position = min(at_position or basis.position, basis.position)
     out: dict[str, list[RecordedEvent]] = {s: [] for s in streams}
-    for event in store.read_streams(streams, recorded_by=known_at):
+    for event in store.read_streams(streams, recorded_by=known_at, upto_position=at_position):
         out[event.stream].append(event)
     return out
+
+
+class Reflected:
+    """The last position an operation's answers reflect: its root fields' largest basis, or
+    for a mutation the last position it wrote (``extensions.ledger.position``)."""
+
+    def __init__(self) -> None:
+        self.position: int | None = None
+
+    def note(self, position: int | None) -> None:
+        if position is not None:
+            self.position = position if self.position is None else max(self.position, position)
 
 
 # -- requests holding a snapshot ----------------------------------------------------------------
@@ -121,8 +148,10 @@ def _holders(engine: Engine) -> asyncio.Semaphore:
 class _RequestSnapshot:
     """One request's snapshot, taken at its first question, and its turn as a holder."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, at_least: int, reflected: Reflected) -> None:
         self.engine = engine
+        self.at_least = at_least
+        self.reflected = reflected
         self._snapshot: queries.Snapshot | None = None
         self._turns: asyncio.Semaphore | None = None
         self._opening = asyncio.Lock()
@@ -135,7 +164,8 @@ class _RequestSnapshot:
             if self._snapshot is None:
                 turns = _holders(self.engine)
                 await turns.acquire()
-                self._turns, self._snapshot = turns, queries.Snapshot(self.engine)
+                self._turns = turns
+                self._snapshot = queries.Snapshot(self.engine, at_least=self.at_least)
             return self._snapshot
 
     async def end(self) -> None:
@@ -145,6 +175,7 @@ class _RequestSnapshot:
             self._snapshot = self._turns = None
         if snapshot is None or turns is None:
             return
+        self.reflected.note(snapshot.reflected)
         try:
             if snapshot.opened:
                 await asyncio.to_thread(snapshot.close)  # waits for a question still running
@@ -179,14 +210,43 @@ class Context(BaseContext, kw_only=True, dict=True):
     # -- reading --------------------------------------------------------------------------------
 
     @cached_property
+    def min_position(self) -> int:
+        """The ``Ledger-Min-Position`` header's position: every answer of the request reflects
+        at least that prefix of the log (0 without the header)."""
+        connection = self.request if self.request is not None else self.websocket
+        text = connection.headers.get(MIN_POSITION_HEADER) if connection is not None else None
+        if text is None or not text.strip():
+            return 0
+        try:
+            position = int(text.strip())
+        except ValueError:
+            position = -1
+        if position < 0:
+            raise graphql_error(ValidationError("Ledger-Min-Position", "must be 0 or more"))
+        return position
+
+    @cached_property
+    def reflected(self) -> Reflected:
+        return Reflected()
+
+    def wrote(self, position: int) -> None:
+        """A mutation of this operation recorded an event at ``position``."""
+        self.reflected.note(position)
+
+    @cached_property
     def _snapshot(self) -> _RequestSnapshot:
-        return _RequestSnapshot(self.ledger.snapshots)
+        return _RequestSnapshot(self.ledger.snapshots, self.min_position, self.reflected)
 
     async def source(self) -> queries.Source:
         """Where this request's questions read: its snapshot (over a websocket, the engine)."""
         if self.websocket is not None:
             return self.ledger.engine
         return await self._snapshot.get()
+
+    async def basis(self) -> queries.Basis | None:
+        """The request's basis, once a question has resolved it (None over a websocket)."""
+        source = await self.source()
+        return source.basis if isinstance(source, queries.Snapshot) else None
 
     async def read(
         self,
@@ -195,8 +255,21 @@ class Context(BaseContext, kw_only=True, dict=True):
         **kwargs: P.kwargs,
     ) -> T:
         """``fn(source, *args, **kwargs)`` -- a function of ``ledger.queries`` -- off the event
-        loop, reading this request's snapshot."""
-        return await run(fn, await self.source(), *args, **kwargs)
+        loop, reading this request's snapshot (over a websocket, a snapshot of the question's
+        own, which lives as long as the question)."""
+        if self.websocket is None:
+            return await run(fn, await self.source(), *args, **kwargs)
+        snapshot = queries.Snapshot(self.ledger.engine, at_least=self.min_position)
+        try:
+            return await run(fn, snapshot, *args, **kwargs)
+        finally:
+            self.reflected.note(snapshot.reflected)
+            await asyncio.to_thread(snapshot.close)
+
+    def start_operation(self) -> None:
+        """Over a websocket the context outlives an operation: each reports its own basis."""
+        if self.websocket is not None:
+            self.__dict__["reflected"] = Reflected()
 
     async def end_operation(self) -> None:
         """Give back the operation's snapshot, if a question took one (``OneSnapshot``)."""
@@ -235,9 +308,16 @@ class Context(BaseContext, kw_only=True, dict=True):
 
     @cached_property
     def histories(self) -> DataLoader[HistoryKey, list[RecordedEvent] | None]:
-        # Raw events from the store, not read models: outside the snapshot.
+        # Raw events from the store, not read models: outside the snapshot, but of its prefix.
         async def load(keys: list[HistoryKey]) -> list[list[RecordedEvent] | None]:
-            return await run(_grouped, self.ledger.store, keys, _histories)
+            basis = await self.basis()
+
+            def fetch(
+                store: EventStore, streams: list[str], known_at: Known, *, at_position: int | None
+            ) -> dict[str, list[RecordedEvent]]:
+                return _histories(store, streams, known_at, at_position=at_position, basis=basis)
+
+            return await run(_grouped, self.ledger.store, keys, fetch)
 
         return DataLoader(load_fn=load)
 
@@ -247,12 +327,25 @@ class Context(BaseContext, kw_only=True, dict=True):
 
 
 class OneSnapshot(SchemaExtension):
-    """End each operation's snapshot when the operation ends, however it ends."""
+    """End each operation's snapshot when the operation ends, however it ends; and say in the
+    response what it reflects: ``extensions.ledger.position``, the last position of the log
+    its answers reflect (for a mutation, the last one it wrote), so a client can cite it and
+    ask again at ``atPosition`` for the identical answer."""
 
     async def on_operation(self) -> AsyncIterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context):
+            context.start_operation()
         try:
             yield
         finally:
-            context = self.execution_context.context
             if isinstance(context, Context):
                 await context.end_operation()
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        if not isinstance(context, Context):
+            return {}
+        if "reflected" not in context.__dict__ or context.reflected.position is None:
+            return {}
+        return {"ledger": {"position": context.reflected.position}}

@@ -66,7 +66,7 @@ class Edge:
 
     @strawberry.field
     async def deal(self, info: Info) -> Deal | None:
-        found = await info.context.deals.load((self.deal_id, self.at.as_of, self.at.known_at))
+        found = await info.context.deals.load((self.deal_id, *self.at.point))
         return Deal.of(found, self.at) if found else None
 
 

@@ -134,6 +134,7 @@ async def _record(info: Info, command: Command) -> RecordResult:
     except LedgerError as exc:
         return result_of(exc)
     EVENTS_APPENDED.labels(recorded.type).inc()
+    context.wrote(recorded.position)
     return Recorded(event=Event.of(recorded))
 
 

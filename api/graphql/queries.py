@@ -54,15 +54,61 @@ DEFAULT_PAGE = 50
 MAX_EVENTS_PAGE = 500
 
 
-def _at(info: Info, as_of: dt.datetime | None, known_at: dt.datetime | None, basis: Basis) -> At:
-    now = info.context.now
-    return At(as_of=as_of or now, known_at=known_at or now, basis=basis)
+def _at(
+    info: Info,
+    as_of: dt.datetime | None,
+    known_at: dt.datetime | None,
+    basis: Basis,
+    at_position: int | None = None,
+    at_least_position: int | None = None,
+) -> At:
+    """The point a root field asks at. ``knownAt`` not given is None: the request's basis
+    instant, when the ledger resolves which prefix of the log it reads (``ledger.queries``)."""
+    for field, value in (("atPosition", at_position), ("atLeastPosition", at_least_position)):
+        if value is not None and value < 0:
+            raise refuse(field, "must be 0 or more")
+    if (
+        at_position is not None
+        and at_least_position is not None
+        and at_position < at_least_position
+    ):
+        raise refuse("atPosition", f"is before atLeastPosition {at_least_position}")
+    return At(
+        as_of=as_of or info.context.now,
+        known_at=known_at,
+        basis=basis,
+        position=at_position,
+        # A position asked for must be in the ledger: atPosition demands it like atLeastPosition.
+        at_least=max(at_position or 0, at_least_position or 0) or None,
+    )
+
+
+def _bounds(at: At) -> dict[str, int | None]:
+    return {"at_position": at.position, "at_least": at.at_least}
 
 
 AsOf = Annotated[dt.datetime | None, strawberry.argument(description="Valid time (default: now).")]
 KnownAt = Annotated[
     dt.datetime | None,
-    strawberry.argument(description="Knowledge time: what the ledger knew then (default: now)."),
+    strawberry.argument(
+        description="Knowledge time: what the ledger knew then (default: now, the instant the "
+        "request's basis is resolved)."
+    ),
+]
+AtPosition = Annotated[
+    int | None,
+    strawberry.argument(
+        description="Answer as of the log's prefix 1..atPosition (an auditor's kept digest); "
+        "with knownAt, both bounds apply."
+    ),
+]
+AtLeastPosition = Annotated[
+    int | None,
+    strawberry.argument(
+        description="The answer reflects at least the log's prefix 1..atLeastPosition (read "
+        "your writes: a mutation's position); waits, bounded, until it does. The "
+        "Ledger-Min-Position header does the same for every field of a request."
+    ),
 ]
 
 
@@ -78,8 +124,10 @@ class Query:
         entity_ids: list[str] | None = None,
         hops: int = 1,
         min_amount_usd: Decimal | None = None,
+        at_position: AtPosition = None,
+        at_least_position: AtLeastPosition = None,
     ) -> ExposureGraph:
-        at = _at(info, as_of, known_at, basis)
+        at = _at(info, as_of, known_at, basis, at_position, at_least_position)
         if not 1 <= hops <= 3:
             raise refuse("hops", "must be between 1 and 3")
         g = await info.context.read(
@@ -90,8 +138,9 @@ class Query:
             entity_ids=entity_ids,
             hops=hops,
             min_amount=min_amount_usd,
+            **_bounds(at),
         )
-        return ExposureGraph(as_of=at.as_of, known_at=at.known_at, basis=basis, graph=g, at=at)
+        return ExposureGraph(as_of=at.as_of, known_at=g.known_at, basis=basis, graph=g, at=at)
 
     @strawberry.field(description="One entity at (asOf, knownAt); null if not registered then.")
     async def entity(
@@ -101,9 +150,15 @@ class Query:
         as_of: AsOf = None,
         known_at: KnownAt = None,
         basis: Basis = Basis.HEADLINE,
+        at_position: AtPosition = None,
+        at_least_position: AtLeastPosition = None,
     ) -> Entity | None:
-        at = _at(info, as_of, known_at, basis)
-        node = await info.context.nodes.load((str(id), at.as_of, at.known_at))
+        at = _at(info, as_of, known_at, basis, at_position, at_least_position)
+        if at.at_least is not None:
+            # Resolve the basis here, so a refusal (knownAt before atLeastPosition) names
+            # this field's arguments; nested fields then read the same basis.
+            await info.context.read(queries.entities, [], at.as_of, at.known_at, **_bounds(at))
+        node = await info.context.nodes.load((str(id), *at.point))
         return Entity.of(node, at) if node else None
 
     @strawberry.field(description="Deals announced by asOf, by id, a page at a time.")
@@ -117,8 +172,10 @@ class Query:
         status: DealStatus | None = None,
         first: int = DEFAULT_PAGE,
         after: str | None = None,
+        at_position: AtPosition = None,
+        at_least_position: AtLeastPosition = None,
     ) -> DealConnection:
-        at = _at(info, as_of, known_at, Basis.HEADLINE)
+        at = _at(info, as_of, known_at, Basis.HEADLINE, at_position, at_least_position)
         after_key = await run(decode_cursor, "deal", after)
         page = await info.context.read(
             queries.deals,
@@ -129,6 +186,7 @@ class Query:
             status=status.value if status else None,
             first=first,
             after=after_key,
+            **_bounds(at),
         )
         return DealConnection(
             edges=[
@@ -143,10 +201,18 @@ class Query:
 
     @strawberry.field(description="One deal: legs, funded amounts, status, history.")
     async def deal(
-        self, info: Info, id: strawberry.ID, as_of: AsOf = None, known_at: KnownAt = None
+        self,
+        info: Info,
+        id: strawberry.ID,
+        as_of: AsOf = None,
+        known_at: KnownAt = None,
+        at_position: AtPosition = None,
+        at_least_position: AtLeastPosition = None,
     ) -> Deal | None:
-        at = _at(info, as_of, known_at, Basis.HEADLINE)
-        found = await info.context.deals.load((str(id), at.as_of, at.known_at))
+        at = _at(info, as_of, known_at, Basis.HEADLINE, at_position, at_least_position)
+        if at.at_least is not None:  # as in ``entity``
+            await info.context.read(queries.deals_by_id, [], at.as_of, at.known_at, **_bounds(at))
+        found = await info.context.deals.load((str(id), *at.point))
         return Deal.of(found, at) if found else None
 
     @strawberry.field(description="Money-flow cycles of at most six entities, largest first.")
@@ -159,8 +225,10 @@ class Query:
         min_amount_usd: Decimal = Decimal(0),
         through: str | None = None,
         limit: int = 100,
+        at_position: AtPosition = None,
+        at_least_position: AtLeastPosition = None,
     ) -> list[CircularFlow]:
-        at = _at(info, as_of, known_at, basis)
+        at = _at(info, as_of, known_at, basis, at_position, at_least_position)
         if not 1 <= limit <= 1000:
             raise refuse("limit", "must be between 1 and 1000")
         cycles = await info.context.read(
@@ -171,6 +239,7 @@ class Query:
             min_amount=min_amount_usd,
             through=through,
             limit=limit,
+            **_bounds(at),
         )
         return [
             CircularFlow(entity_ids=list(c.entities), amount_usd=c.amount_usd, at=at)
@@ -187,8 +256,10 @@ class Query:
         as_of: AsOf = None,
         known_at: KnownAt = None,
         basis: Basis = Basis.HEADLINE,
+        at_position: AtPosition = None,
+        at_least_position: AtLeastPosition = None,
     ) -> StressTest:
-        at = _at(info, as_of, known_at, basis)
+        at = _at(info, as_of, known_at, basis, at_position, at_least_position)
         result = await info.context.read(
             queries.stress_test,
             defaulted,
@@ -197,6 +268,7 @@ class Query:
             at.as_of,
             at.known_at,
             basis.value,
+            **_bounds(at),
         )
         return StressTest(
             rounds=[
@@ -229,8 +301,10 @@ class Query:
         interval: Interval = Interval.MONTH,
         known_at: KnownAt = None,
         basis: Basis = Basis.HEADLINE,
+        at_position: AtPosition = None,
+        at_least_position: AtLeastPosition = None,
     ) -> list[SeriesPoint]:
-        at = _at(info, None, known_at, basis)
+        at = _at(info, None, known_at, basis, at_position, at_least_position)
         points = await run(series_fold.points, from_, to, interval.value)
         values = await info.context.read(
             queries.series,
@@ -240,6 +314,7 @@ class Query:
             points,
             at.known_at,
             basis.value,
+            **_bounds(at),
         )
         return [SeriesPoint(as_of=t, value=v) for t, v in values]
 
@@ -287,6 +362,7 @@ class Query:
     @strawberry.field(description="The ledger's head: the digest an auditor keeps.")
     async def ledger_head(self, info: Info) -> LedgerHead:
         head = await run(info.context.ledger.store.head)
+        info.context.reflected.note(head.position)
         return LedgerHead(
             position=head.position,
             hash=head.hash,

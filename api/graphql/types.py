@@ -56,11 +56,20 @@ Info = strawberry.Info[Context, None]
 
 @strawberry.type
 class At:
-    """The point of both time axes an answer is for."""
+    """The point of both time axes an answer is for, and the prefix of the log it may read:
+    ``known_at`` None is the request's basis instant (now), ``position`` the ``atPosition``
+    asked for, if any, and ``at_least`` the ``atLeastPosition`` (root fields only)."""
 
     as_of: dt.datetime
-    known_at: dt.datetime
+    known_at: dt.datetime | None
     basis: Basis = Basis.HEADLINE
+    position: int | None = None
+    at_least: int | None = None
+
+    @property
+    def point(self) -> tuple[dt.datetime, dt.datetime | None, int | None]:
+        """(as_of, known_at, position): what a loader's key holds after the id."""
+        return (self.as_of, self.known_at, self.position)
 
 
 def encode_cursor(kind: str, key: str) -> str:
@@ -204,14 +213,14 @@ class Entity:
 
     @classmethod
     async def load(cls, info: Info, entity_id: str, at: At) -> Entity:
-        node = await info.context.nodes.load((entity_id, at.as_of, at.known_at))
+        node = await info.context.nodes.load((entity_id, *at.point))
         if node is None:  # a leg names an entity whose registration is not visible here
             node = views.Node(entity_id=entity_id, name=entity_id, kind="unknown")
         return cls.of(node, at)
 
     async def _view(self, info: Info) -> views.EntityView | None:
         return await info.context.entity_views.load(
-            (str(self.id), self.at.as_of, self.at.known_at, self.at.basis.value)
+            (str(self.id), self.at.as_of, self.at.known_at, self.at.basis.value, self.at.position)
         )
 
     @strawberry.field(description="The latest actual revenue report with periodEnd <= asOf.")
@@ -268,7 +277,7 @@ class Entity:
 
     @strawberry.field(description="Deals announced by asOf with a current leg it is party to.")
     async def deals(self, info: Info) -> list[Deal]:
-        found = await info.context.deals_of.load((str(self.id), self.at.as_of, self.at.known_at))
+        found = await info.context.deals_of.load((str(self.id), *self.at.point))
         return [Deal.of(d, self.at) for d in found or []]
 
 
@@ -376,7 +385,9 @@ class Deal:
 
     @strawberry.field(description="The deal stream's events as recorded by knownAt.")
     async def history(self, info: Info) -> list[Event]:
-        found = await info.context.histories.load((f"deal/{self.id}", self.at.known_at))
+        found = await info.context.histories.load(
+            (f"deal/{self.id}", self.at.known_at, self.at.position)
+        )
         return [Event.of(e) for e in found or []]
 
 

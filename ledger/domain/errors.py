@@ -70,3 +70,18 @@ class ProofRefused(LedgerError):
         self.what = what
         self.reason = reason
         super().__init__(f"{what}: {reason}")
+
+
+class NotYetKnown(LedgerError):
+    """An answer was asked for a position the ledger does not hold yet, or whose read models
+    have not reached it within the wait a read allows (``atLeastPosition``, ``atPosition``,
+    or simply the log's head at ``knownAt``). Asking again later may work; the answer is never
+    given from a view that lacks part of what was asked for."""
+
+    def __init__(self, position: int, reached: int, what: str) -> None:
+        self.position = position
+        self.reached = reached
+        self.what = what
+        super().__init__(
+            f"position {position} is not {what} yet (reached {reached}); ask again shortly"
+        )

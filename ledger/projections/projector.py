@@ -17,6 +17,9 @@ from ..store import EventStore
 from . import statements
 
 PROJECTOR_LOCK_KEY = 0x6C6564676571  # "ledgeq": one projector per database
+# Sent with each checkpoint's commit (payload: the new checkpoint), to every session listening:
+# readers waiting for the read models to reach a position (``ledger.queries``) wake on it.
+PROJECTED_CHANNEL = "ledger_projected"
 
 
 def _head(cur: Any) -> int:
@@ -66,6 +69,7 @@ class Projector:
                             return applied
                         upto = min(head, after + self.batch_size)
                         statements.apply(cur, after, upto)
+                        cur.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(upto)))
                         conn.commit()
                         applied += upto - after
             finally:

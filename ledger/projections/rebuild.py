@@ -27,7 +27,7 @@ from psycopg import sql
 from sqlalchemy import Engine
 
 from . import statements
-from .projector import PROJECTOR_LOCK_KEY
+from .projector import PROJECTED_CHANNEL, PROJECTOR_LOCK_KEY
 
 FRESH_SCHEMA = "ledger_rebuild"
 RETIRED_SCHEMA = "ledger_retired"
@@ -254,6 +254,8 @@ def _swap_in(
                 )
             )
             _swap(cur)
+            # Readers waiting for a position wake (``ledger.queries``), as after a projection.
+            cur.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(head)))
             conn.commit()
             return head
         except psycopg.errors.LockNotAvailable:

@@ -6,8 +6,8 @@ caller's transaction. The same statements serve the projector that tails the log
 events at a time) and the rebuild (hundreds of thousands at a time): one implementation,
 and the server does the work without shipping the events to Python and back.
 
-Nothing is ever deleted: a retraction stamps ``retracted_at`` (the retraction's
-``recorded_at``) on the row of the event it retracts, so every earlier ``known_at`` view
+Nothing is ever deleted: a retraction stamps ``retracted_at`` and ``retracted_position`` (the
+retraction's ``recorded_at`` and ``position``) on the row of the event it retracts, so every earlier ``known_at`` view
 stays exactly as it was. Retractions run after the inserts, since their target may lie in
 the same range.
 """
@@ -98,8 +98,8 @@ SELECT e.event_id, e.data ->> 'deal_id', e.data ->> 'leg', (e.data ->> 'amount_u
 
 # The first retraction of an event counts (the domain refuses a second one anyway).
 _RETRACT = f"""
-UPDATE {{table}} t SET retracted_at = r.recorded_at
-  FROM (SELECT DISTINCT ON (target) target, recorded_at
+UPDATE {{table}} t SET retracted_at = r.recorded_at, retracted_position = r.position
+  FROM (SELECT DISTINCT ON (target) target, recorded_at, position
           FROM (SELECT (e.data ->> 'target_event_id')::uuid AS target, e.recorded_at,
                        e.position
                   FROM public.events e

@@ -11,6 +11,7 @@ inside the package, import names from a submodule (``from .graph import graph``)
 submodule itself from the package.
 """
 
+from ._fresh import READ_WAIT_SECONDS, Basis
 from ._snapshot import Snapshot, Source
 from .deals import MAX_PAGE, deal, deals, deals_by_id, deals_of
 from .entities import entity, entity_views
@@ -21,6 +22,8 @@ from .span import span
 
 __all__ = [
     "MAX_PAGE",
+    "READ_WAIT_SECONDS",
+    "Basis",
     "Snapshot",
     "Source",
     "circular_flows",

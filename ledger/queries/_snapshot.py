@@ -8,6 +8,16 @@ A row is visible at (T, K) when it is effective by T, recorded by K and not retr
 Every question takes a ``Source``: an ``Engine`` (each answer then reads in a transaction of
 its own) or a ``Snapshot`` (every answer asked of it reads in the same one). The API hands
 each request one ``Snapshot``, so a nested field never sees a newer projection than its root.
+
+Complete answers (spec section 2, "Consistency"). A snapshot first resolves its **basis**: it
+takes the append lock in shared mode for an instant (so every append in flight, whose
+``recorded_at`` was taken under that lock, has committed; every later one is dated after this
+instant), reads the log's head H and the database's clock, and waits -- bounded -- until the
+projector's checkpoint has reached H (``_fresh``). Only then does it begin its REPEATABLE READ
+transaction. Every answer of it is then exactly the prefix 1..P of the log with
+P = min(H, ``atPosition``, the last position recorded by ``knownAt``): rows are visible by
+their ``position`` and ``retracted_position``, so the projector going further meanwhile
+changes nothing. A ``knownAt`` not given is the basis instant.
 """
 
 from __future__ import annotations
@@ -23,15 +33,22 @@ from sqlalchemy import Connection, Engine
 
 from ..domain.errors import ValidationError
 from ..projections.statements import TABLES
+from ._fresh import READ_WAIT_SECONDS, Basis, recorded_by, resolve
 
+# Visible at (T, K, P): effective by T, recorded by K at a position <= P, and not retracted by
+# an event both recorded by K and at a position <= P (the two retraction stamps go together).
 _VISIBLE = (
     "{t}.effective_at <= %(as_of)s AND {t}.recorded_at <= %(known_at)s "
-    "AND ({t}.retracted_at IS NULL OR {t}.retracted_at > %(known_at)s)"
+    "AND {t}.position <= %(position)s "
+    "AND ({t}.retracted_at IS NULL OR {t}.retracted_at > %(known_at)s "
+    "OR {t}.retracted_position > %(position)s)"
 )
+MAX_POSITION = 2**63 - 1  # no bound on the position (bigint)
 
 
 def visible(alias: str) -> str:
-    """The SQL condition that a row of table alias ``alias`` is visible at (as_of, known_at)."""
+    """The SQL condition that a row of table alias ``alias`` is visible at (as_of, known_at,
+    position)."""
     return _VISIBLE.format(t=alias)
 
 
@@ -43,18 +60,20 @@ LOCK_READ_MODELS = "LOCK TABLE {} IN ACCESS SHARE MODE".format(", ".join(TABLES)
 T = TypeVar("T")
 
 
-def _begin(engine: Engine) -> Connection:
-    """A read-only REPEATABLE READ transaction, its read-model tables share-locked. Its
-    snapshot is taken by its first SELECT (the LOCK takes none)."""
-    conn = engine.connect().execution_options(
-        isolation_level="REPEATABLE READ", postgresql_readonly=True
-    )
+def _begin(engine: Engine, at_least: int, wait: float) -> tuple[Connection, Basis]:
+    """The basis (``_fresh.resolve``: in-flight appends waited for, the read models at the
+    head), then a read-only REPEATABLE READ transaction, its read-model tables share-locked.
+    Its snapshot is taken by its first SELECT (the LOCK takes none), after the checkpoint has
+    reached the basis."""
+    conn = engine.connect()
     try:
+        basis = resolve(engine, conn, at_least, wait)
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         conn.exec_driver_sql(LOCK_READ_MODELS)
     except BaseException:
         conn.close()
         raise
-    return conn
+    return conn, basis
 
 
 class Snapshot:
@@ -71,12 +90,32 @@ class Snapshot:
     later is refused.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, *, at_least: int = 0, wait: float = READ_WAIT_SECONDS
+    ) -> None:
         self.engine = engine
+        self.wait = wait
         self._lock = threading.RLock()
         self._conn: Connection | None = None
+        self._basis: Basis | None = None
+        self._at_least = at_least
         self._memo: dict[Hashable, Any] = {}
+        self._recorded_by: dict[dt.datetime, int] = {}
         self._closed = False
+        self.reflected: int | None = None  # the largest basis position of an answer so far
+
+    @property
+    def basis(self) -> Basis | None:
+        """What the snapshot reads: the log's prefix 1..``basis.position`` (None until its
+        first question)."""
+        return self._basis
+
+    def require(self, at_least: int) -> None:
+        """Let the snapshot's answers reflect at least the prefix 1..``at_least``: a snapshot
+        already open on a shorter prefix starts afresh at its next question (rare: a position
+        demanded is normally already in the log when the request arrives)."""
+        with self._lock:
+            self._at_least = max(self._at_least, at_least)
 
     @property
     def opened(self) -> bool:
@@ -89,8 +128,10 @@ class Snapshot:
         with self._lock:
             if self._closed:
                 raise RuntimeError("this snapshot is closed")
+            if self._basis is not None and self._basis.position < self._at_least:
+                self._discard()
             if self._conn is None:
-                self._conn = _begin(self.engine)
+                self._conn, self._basis = _begin(self.engine, self._at_least, self.wait)
             try:
                 yield self._conn
             except BaseException:
@@ -112,8 +153,33 @@ class Snapshot:
             self._closed = True
             self._discard()
 
+    def bound(self, conn: Connection, at: dict[str, Any]) -> dict[str, Any]:
+        """``at`` (``params``) resolved against the basis: its ``known_at`` (the basis instant
+        if none was given) and ``position``, the last one the answer reflects."""
+        basis = self._basis
+        assert basis is not None, "bound inside connection()"
+        known_at = at["known_at"] or basis.instant
+        position = basis.position
+        if at["position"] is not None:
+            position = min(position, at["position"])
+        if known_at < basis.recorded_at:  # some of the prefix was recorded after known_at
+            if known_at not in self._recorded_by:
+                self._recorded_by[known_at] = recorded_by(conn, known_at)
+            position = min(position, self._recorded_by[known_at])
+        at_least = at["at_least"]
+        if at_least is not None and position < at_least:
+            if at["position"] is not None and at["position"] < at_least:
+                raise ValidationError("at_position", f"is before atLeastPosition {at_least}")
+            raise ValidationError(
+                "at_least_position",
+                f"position {at_least} was recorded after knownAt {known_at.isoformat()}",
+            )
+        self.reflected = position if self.reflected is None else max(self.reflected, position)
+        return at | {"known_at": known_at, "position": position}
+
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
+        self._basis = None
         self._memo.clear()
         if conn is not None:
             conn.close()
@@ -131,21 +197,45 @@ Source = Engine | Snapshot
 
 
 @contextmanager
-def reading(source: Source) -> Iterator[Connection]:
-    """A read-only transaction with one snapshot, so every statement of an answer sees the
-    read models at the same instant (the projector may commit in between): the shared one of
-    a ``Snapshot``, or one of its own for an ``Engine``."""
+def reading(source: Source, at: dict[str, Any] | None = None) -> Iterator[Connection]:
+    """A read-only transaction with one snapshot on a complete prefix of the log, so every
+    statement of an answer sees the read models at the same instant (the projector may commit
+    in between): the shared one of a ``Snapshot``, or one of its own for an ``Engine``.
+
+    ``at`` (from ``params``) is resolved in place against the snapshot's basis (``bound``):
+    read its ``known_at`` and ``position`` inside the block."""
     if isinstance(source, Snapshot):
-        with source.connection() as conn:
+        snapshot = source
+        if at is not None and at["at_least"] is not None:
+            snapshot.require(at["at_least"])
+        with snapshot.connection() as conn:
+            if at is not None:
+                at.update(snapshot.bound(conn, at))
             yield conn
         return
-    with _begin(source) as conn:
-        yield conn
+    snapshot = Snapshot(source, at_least=(at or {}).get("at_least") or 0)
+    try:
+        with snapshot.connection() as conn:
+            if at is not None:
+                at.update(snapshot.bound(conn, at))
+            yield conn
+    finally:
+        snapshot.close()
 
 
-def params(as_of: dt.datetime, known_at: dt.datetime) -> dict[str, Any]:
-    """The bind parameters of ``visible``, refusing a naive time."""
+def params(
+    as_of: dt.datetime,
+    known_at: dt.datetime | None,
+    at_position: int | None = None,
+    at_least: int | None = None,
+) -> dict[str, Any]:
+    """The bind parameters of ``visible``, refusing a naive time: ``known_at`` None is the
+    basis instant (now), ``at_position`` bounds the prefix of the log read, ``at_least``
+    demands that it reach that position (``reading`` resolves them)."""
     for name, value in (("as_of", as_of), ("known_at", known_at)):
-        if value.tzinfo is None:
+        if value is not None and value.tzinfo is None:
             raise ValidationError(name, "must be timezone-aware")
-    return {"as_of": as_of, "known_at": known_at}
+    for name, number in (("at_position", at_position), ("at_least_position", at_least)):
+        if number is not None and not 0 <= number <= MAX_POSITION:
+            raise ValidationError(name, "must be 0 or more")
+    return {"as_of": as_of, "known_at": known_at, "position": at_position, "at_least": at_least}

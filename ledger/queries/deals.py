@@ -74,7 +74,7 @@ def _leg(row: Any) -> Leg:
 def deals(
     source: Source,
     as_of: dt.datetime,
-    known_at: dt.datetime,
+    known_at: dt.datetime | None,
     *,
     entity_id: str | None = None,
     instrument: str | None = None,
@@ -82,6 +82,8 @@ def deals(
     deal_ids: Sequence[str] | None = None,
     first: int = 50,
     after: str | None = None,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> Page:
     """Deals announced by ``as_of``, by deal id, a page at a time (``after``: the last deal id
     of the previous page). ``entity_id`` and ``instrument`` match any leg of the current set;
@@ -92,8 +94,8 @@ def deals(
         raise ValidationError(
             "status", f"must be one of {', '.join(DEAL_STATUSES)}, got {status!r}"
         )
-    at = params(as_of, known_at)
-    with reading(source) as conn:
+    at = params(as_of, known_at, at_position, at_least)
+    with reading(source, at) as conn:
         return _page(
             conn,
             at,
@@ -179,22 +181,42 @@ def _page(
 
 
 def deal(
-    source: Source, deal_id: str, as_of: dt.datetime, known_at: dt.datetime
+    source: Source,
+    deal_id: str,
+    as_of: dt.datetime,
+    known_at: dt.datetime | None,
+    *,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> DealView | None:
     """One deal at (as_of, known_at); None if it is not announced by then."""
-    page = deals(source, as_of, known_at, deal_ids=[deal_id], first=1)
+    page = deals(
+        source,
+        as_of,
+        known_at,
+        deal_ids=[deal_id],
+        first=1,
+        at_position=at_position,
+        at_least=at_least,
+    )
     return page.items[0] if page.items else None
 
 
 def deals_by_id(
-    source: Source, deal_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
+    source: Source,
+    deal_ids: Sequence[str],
+    as_of: dt.datetime,
+    known_at: dt.datetime | None,
+    *,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> dict[str, DealView]:
     """The deals of ``deal_ids`` announced by as_of, by deal id, for many at once (the API's
     batch loader): in one snapshot however many pages."""
-    at = params(as_of, known_at)
+    at = params(as_of, known_at, at_position, at_least)
     ids = list(dict.fromkeys(deal_ids))
     found: dict[str, DealView] = {}
-    with reading(source) as conn:
+    with reading(source, at) as conn:
         for start in range(0, len(ids), MAX_PAGE):
             page = _page(conn, at, deal_ids=ids[start : start + MAX_PAGE], first=MAX_PAGE)
             found.update((d.deal_id, d) for d in page.items)
@@ -202,14 +224,20 @@ def deals_by_id(
 
 
 def deals_of(
-    source: Source, entity_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
+    source: Source,
+    entity_ids: Sequence[str],
+    as_of: dt.datetime,
+    known_at: dt.datetime | None,
+    *,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> dict[str, list[DealView]]:
     """The deals (announced by as_of) whose current legs involve each entity, by deal id, for
     many entities at once (the API's batch loader): in one snapshot however many pages."""
     ids = list(dict.fromkeys(entity_ids))
-    at = params(as_of, known_at)
+    at = params(as_of, known_at, at_position, at_least)
     views: list[DealView] = []
-    with reading(source) as conn:
+    with reading(source, at) as conn:
         touching = list(
             conn.exec_driver_sql(
                 "SELECT deal_id FROM rm_deal_legs WHERE payer = ANY(%(ids)s) "

@@ -56,12 +56,17 @@ def entity(
     source: Source,
     entity_id: str,
     as_of: dt.datetime,
-    known_at: dt.datetime,
+    known_at: dt.datetime | None,
     basis: str = "HEADLINE",
+    *,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> EntityView | None:
     """An entity's node, valuation history, revenue reports and live legs; None if it is not
     registered at (as_of, known_at)."""
-    views = entity_views(source, [entity_id], as_of, known_at, basis)
+    views = entity_views(
+        source, [entity_id], as_of, known_at, basis, at_position=at_position, at_least=at_least
+    )
     return views.get(entity_id)
 
 
@@ -69,15 +74,18 @@ def entity_views(
     source: Source,
     entity_ids: Sequence[str],
     as_of: dt.datetime,
-    known_at: dt.datetime,
+    known_at: dt.datetime | None,
     basis: str = "HEADLINE",
+    *,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> dict[str, EntityView]:
     """``entity`` for many entities in four queries however many they are (for the API's
     batch loaders); entities not registered at (as_of, known_at) are left out."""
     check_basis(basis)
-    at = params(as_of, known_at)
+    at = params(as_of, known_at, at_position, at_least)
     ids = list(dict.fromkeys(entity_ids))
-    with reading(source) as conn:
+    with reading(source, at) as conn:
         found_nodes = {n.entity_id: n for n in nodes(conn, at, ids)}
         if not found_nodes:
             return {}

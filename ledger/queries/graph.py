@@ -293,13 +293,15 @@ def around(
 def graph(
     source: Source,
     as_of: dt.datetime,
-    known_at: dt.datetime,
+    known_at: dt.datetime | None,
     basis: str = "HEADLINE",
     *,
     entity_ids: Sequence[str] | None = None,
     hops: int = 1,
     min_amount: Decimal | None = None,
     min_flow: Decimal | None = None,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> Graph:
     """The exposure graph at valid time ``as_of`` as the ledger knew it at ``known_at``.
 
@@ -308,18 +310,20 @@ def graph(
     graph, filtered in SQL; around entities, after the expansion, which follows every leg).
     With ``min_flow``: only the edges between an ordered pair (payer, payee) whose edges sum
     to at least that amount, every one of them, so the pair's flow stays whole (what circular
-    flows of at least that amount are made of). Asked of a ``Snapshot``, the whole graph at a point is built once and filtered here.
+    flows of at least that amount are made of). Asked of a ``Snapshot``, the whole graph at a
+    point is built once and filtered here.
     """
     check_basis(basis)
-    at = params(as_of, known_at)
-    result = Graph(as_of=as_of, known_at=known_at, basis=basis)
-    with reading(source) as conn:
+    at = params(as_of, known_at, at_position, at_least)
+    with reading(source, at) as conn:
+        known = at["known_at"]
+        result = Graph(as_of=as_of, known_at=known, basis=basis)
         if entity_ids is None and isinstance(source, Snapshot):
             # The whole graph at one point, built once per snapshot: a request's exposure
             # graph, circular flows and stress test at the same point share it.
             whole = source.remember(
-                ("graph", as_of, known_at, basis),
-                lambda: _whole(conn, at, Graph(as_of=as_of, known_at=known_at, basis=basis)),
+                ("graph", as_of, known, at["position"], basis),
+                lambda: _whole(conn, at, Graph(as_of=as_of, known_at=known, basis=basis)),
             )
             result.nodes = dict(whole.nodes)
             result.edges = [
@@ -353,8 +357,15 @@ def _whole(conn: Connection, at: dict[str, Any], result: Graph) -> Graph:
 
 
 def entities(
-    source: Source, entity_ids: Sequence[str], as_of: dt.datetime, known_at: dt.datetime
+    source: Source,
+    entity_ids: Sequence[str],
+    as_of: dt.datetime,
+    known_at: dt.datetime | None,
+    *,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> dict[str, Node]:
     """The nodes of several entities in one query (for the API's batch loaders)."""
-    with reading(source) as conn:
-        return {n.entity_id: n for n in nodes(conn, params(as_of, known_at), entity_ids)}
+    at = params(as_of, known_at, at_position, at_least)
+    with reading(source, at) as conn:
+        return {n.entity_id: n for n in nodes(conn, at, entity_ids)}

@@ -15,12 +15,14 @@ from .graph import graph
 def circular_flows(
     source: Source,
     as_of: dt.datetime,
-    known_at: dt.datetime,
+    known_at: dt.datetime | None,
     basis: str = "HEADLINE",
     *,
     min_amount: Decimal = Decimal(0),
     through: str | None = None,
     limit: int | None = None,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> list[analysis.Cycle]:
     """The money-flow cycles of at most six entities at (as_of, known_at), largest first.
 
@@ -32,10 +34,26 @@ def circular_flows(
         # Every leg of a cycle of six or fewer entities through an entity touches an entity
         # at most two legs away from it: three rounds of "legs touching" reach them all.
         edges = graph(
-            source, as_of, known_at, basis, entity_ids=[through], hops=3, min_flow=min_amount
+            source,
+            as_of,
+            known_at,
+            basis,
+            entity_ids=[through],
+            hops=3,
+            min_flow=min_amount,
+            at_position=at_position,
+            at_least=at_least,
         ).edges
     else:
-        edges = graph(source, as_of, known_at, basis, min_flow=min_amount).edges
+        edges = graph(
+            source,
+            as_of,
+            known_at,
+            basis,
+            min_flow=min_amount,
+            at_position=at_position,
+            at_least=at_least,
+        ).edges
     return analysis.circular_flows(edges, min_amount=min_amount, through=through, limit=limit)
 
 
@@ -45,11 +63,14 @@ def stress_test(
     recovery_rate: Decimal,
     threshold: Decimal,
     as_of: dt.datetime,
-    known_at: dt.datetime,
+    known_at: dt.datetime | None,
     basis: str = "HEADLINE",
+    *,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> analysis.StressResult:
     """Default ``defaulted`` and follow the losses round by round (spec section 3)."""
-    g = graph(source, as_of, known_at, basis)
+    g = graph(source, as_of, known_at, basis, at_position=at_position, at_least=at_least)
     unknown = sorted(set(defaulted) - set(g.nodes))
     if unknown:
         raise NotFound(f"defaulted: no entity {', '.join(unknown)} at this as_of / known_at")

@@ -12,7 +12,8 @@ import datetime as dt
 
 from ..domain import series as series_fold
 from ..store import EventStore
-from ._snapshot import Source, reading
+from ._fresh import EPOCH
+from ._snapshot import Source, params, reading
 
 
 def series(
@@ -21,21 +22,26 @@ def series(
     entity_id: str,
     metric: str,
     at: list[dt.datetime],
-    known_at: dt.datetime,
+    known_at: dt.datetime | None,
     basis: str = "HEADLINE",
+    *,
+    at_position: int | None = None,
+    at_least: int | None = None,
 ) -> list[series_fold.Point]:
     """``metric`` of an entity at each as_of of ``at``, in one pass over the streams that can
     matter: the entity's and those of the deals it was ever party to (every deal, for the
     circular amount, since a cycle may pass through deals the entity is not in)."""
-    if metric == "CIRCULAR_AMOUNT":
-        streams = None
-    else:
-        with reading(source) as conn:
+    point = params(at[0] if at else EPOCH, known_at, at_position, at_least)
+    streams: list[str] | None = None
+    with reading(source, point) as conn:
+        if metric != "CIRCULAR_AMOUNT":
             deal_ids = conn.exec_driver_sql(
                 "SELECT deal_id FROM rm_deal_legs WHERE payer = %(e)s "
                 "UNION SELECT deal_id FROM rm_deal_legs WHERE payee = %(e)s",
                 {"e": entity_id},
             ).scalars()
             streams = [f"entity/{entity_id}", *(f"deal/{d}" for d in deal_ids)]
-    events = store.read_streams(streams, recorded_by=known_at)
-    return series_fold.series(events, entity_id, metric, sorted(at), known_at, basis)
+    # The raw events of the same prefix of the log the read models were read at.
+    known = point["known_at"]
+    events = store.read_streams(streams, recorded_by=known, upto_position=point["position"])
+    return series_fold.series(events, entity_id, metric, sorted(at), known, basis)

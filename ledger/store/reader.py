@@ -106,15 +106,22 @@ class EventReader:
         )
 
     def read_streams(
-        self, streams: Sequence[str] | None, *, recorded_by: dt.datetime | None = None
+        self,
+        streams: Sequence[str] | None,
+        *,
+        recorded_by: dt.datetime | None = None,
+        upto_position: int | None = None,
     ) -> list[RecordedEvent]:
         """The events of several streams (all when ``streams`` is None), recorded by
-        ``recorded_by`` when given, in position order: one query however many streams."""
+        ``recorded_by`` and at positions up to ``upto_position`` when given, in position
+        order: one query however many streams."""
         query = select(events)
         if streams is not None:
             query = query.where(events.c.stream.in_([validate_stream(s) for s in streams]))
         if recorded_by is not None:
             query = query.where(events.c.recorded_at <= recorded_by)
+        if upto_position is not None:
+            query = query.where(events.c.position <= upto_position)
         return self._all(query.order_by(events.c.position))
 
     def read_wanted(self, wanted: Wanted) -> list[RecordedEvent]:

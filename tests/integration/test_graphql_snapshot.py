@@ -77,16 +77,15 @@ def test_a_nested_field_never_sees_a_newer_projection_than_its_root(
 ) -> None:
     star(store, 3)
     Projector(database.app_engine, store).run_once()
-    # Recorded before the request arrives (so inside its default knownAt), projected only
-    # after its root has read: the hook below commits them between the two.
-    for i in range(3):
-        store.append(f"deal/d{i}", [terminated(f"d{i}")])
     context = context_of(database.app_engine, store)
     projected: list[int] = []
     load = context.deals.load
 
     def project_then_load(key: Any) -> Any:
+        # Recorded and projected after the root has read, before the nested field reads.
         if not projected:
+            for i in range(3):
+                store.append(f"deal/d{i}", [terminated(f"d{i}")])
             projected.append(Projector(database.app_engine, store).run_once())
         return load(key)
 
