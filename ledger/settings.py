@@ -32,6 +32,7 @@ VARIABLES: dict[str, str] = {
     "LEDGER_ENV": "local (default) or production",
     "LEDGER_LOG_LEVEL": "debug, info, warning or error",
     "LEDGER_STATEMENT_TIMEOUT_MS": "longest a single SQL statement of the service may run (0 = no limit)",
+    "LEDGER_READ_WAIT_MS": "longest a read waits for the log or the read models to reach what it needs (then NOT_YET_KNOWN)",
 }
 
 
@@ -68,6 +69,7 @@ class Settings:
     env: str = "local"
     log_level: str = "info"
     statement_timeout_ms: int = 30_000
+    read_wait_ms: int = 5_000
 
     @property
     def embedded(self) -> bool:
@@ -128,6 +130,8 @@ class Settings:
             values["log_level"] = text.lower()
         if text := env.get("LEDGER_STATEMENT_TIMEOUT_MS", "").strip():
             values["statement_timeout_ms"] = _int("LEDGER_STATEMENT_TIMEOUT_MS", text, 0)
+        if text := env.get("LEDGER_READ_WAIT_MS", "").strip():
+            values["read_wait_ms"] = _int("LEDGER_READ_WAIT_MS", text, 0)
         role = values.get("app_role", "ledger_app")
         if role and not str(role).replace("_", "a").isalnum():
             raise ValidationError("LEDGER_APP_ROLE", "letters, digits and underscores only")

@@ -148,9 +148,10 @@ def _holders(engine: Engine) -> asyncio.Semaphore:
 class _RequestSnapshot:
     """One request's snapshot, taken at its first question, and its turn as a holder."""
 
-    def __init__(self, engine: Engine, at_least: int, reflected: Reflected) -> None:
+    def __init__(self, engine: Engine, at_least: int, wait: float, reflected: Reflected) -> None:
         self.engine = engine
         self.at_least = at_least
+        self.wait = wait
         self.reflected = reflected
         self._snapshot: queries.Snapshot | None = None
         self._turns: asyncio.Semaphore | None = None
@@ -165,7 +166,9 @@ class _RequestSnapshot:
                 turns = _holders(self.engine)
                 await turns.acquire()
                 self._turns = turns
-                self._snapshot = queries.Snapshot(self.engine, at_least=self.at_least)
+                self._snapshot = queries.Snapshot(
+                    self.engine, at_least=self.at_least, wait=self.wait
+                )
             return self._snapshot
 
     async def end(self) -> None:
@@ -235,7 +238,16 @@ class Context(BaseContext, kw_only=True, dict=True):
 
     @cached_property
     def _snapshot(self) -> _RequestSnapshot:
-        return _RequestSnapshot(self.ledger.snapshots, self.min_position, self.reflected)
+        return _RequestSnapshot(
+            self.ledger.snapshots, self.min_position, self.read_wait, self.reflected
+        )
+
+    @property
+    def read_wait(self) -> float:
+        """Seconds a read may wait for what it needs (``LEDGER_READ_WAIT_MS``)."""
+        settings = getattr(self.ledger, "settings", None)
+        wait_ms = getattr(settings, "read_wait_ms", None)
+        return queries.READ_WAIT_SECONDS if wait_ms is None else wait_ms / 1000
 
     async def source(self) -> queries.Source:
         """Where this request's questions read: its snapshot (over a websocket, the engine)."""
@@ -259,7 +271,9 @@ class Context(BaseContext, kw_only=True, dict=True):
         own, which lives as long as the question)."""
         if self.websocket is None:
             return await run(fn, await self.source(), *args, **kwargs)
-        snapshot = queries.Snapshot(self.ledger.engine, at_least=self.min_position)
+        snapshot = queries.Snapshot(
+            self.ledger.engine, at_least=self.min_position, wait=self.read_wait
+        )
         try:
             return await run(fn, snapshot, *args, **kwargs)
         finally:

@@ -37,6 +37,7 @@ from ledger.domain.errors import (
     Forbidden,
     LedgerError,
     NotFound,
+    NotYetKnown,
     ValidationError,
     VersionConflict,
 )
@@ -58,6 +59,7 @@ CODES: tuple[tuple[type[LedgerError], str], ...] = (
     (DuplicateEvent, BAD_USER_INPUT),
     (VersionConflict, "CONFLICT"),
     (NotFound, "NOT_FOUND"),
+    (NotYetKnown, "NOT_YET_KNOWN"),
     (Forbidden, "FORBIDDEN"),
     (DatabaseUnavailable, "UNAVAILABLE"),
     (LedgerError, "LEDGER_ERROR"),
@@ -70,6 +72,8 @@ def code_of(exc: LedgerError) -> str:
 
 def extensions_of(exc: LedgerError) -> dict[str, Any]:
     out: dict[str, Any] = {"code": code_of(exc)}
+    if isinstance(exc, NotYetKnown):  # what was waited for, and how far the ledger got
+        out["position"], out["reached"] = exc.position, exc.reached
     field = getattr(exc, "field", None)
     if isinstance(exc, DuplicateEvent):
         field = "event_id"
