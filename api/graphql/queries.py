@@ -83,10 +83,6 @@ def _at(
     )
 
 
-def _bounds(at: At) -> dict[str, int | None]:
-    return {"at_position": at.position, "at_least": at.at_least}
-
-
 AsOf = Annotated[dt.datetime | None, strawberry.argument(description="Valid time (default: now).")]
 KnownAt = Annotated[
     dt.datetime | None,
@@ -138,7 +134,8 @@ class Query:
             entity_ids=entity_ids,
             hops=hops,
             min_amount=min_amount_usd,
-            **_bounds(at),
+            at_position=at.position,
+            at_least=at.at_least,
         )
         return ExposureGraph(as_of=at.as_of, known_at=g.known_at, basis=basis, graph=g, at=at)
 
@@ -157,7 +154,14 @@ class Query:
         if at.at_least is not None:
             # Resolve the basis here, so a refusal (knownAt before atLeastPosition) names
             # this field's arguments; nested fields then read the same basis.
-            await info.context.read(queries.entities, [], at.as_of, at.known_at, **_bounds(at))
+            await info.context.read(
+                queries.entities,
+                [],
+                at.as_of,
+                at.known_at,
+                at_position=at.position,
+                at_least=at.at_least,
+            )
         node = await info.context.nodes.load((str(id), *at.point))
         return Entity.of(node, at) if node else None
 
@@ -186,7 +190,8 @@ class Query:
             status=status.value if status else None,
             first=first,
             after=after_key,
-            **_bounds(at),
+            at_position=at.position,
+            at_least=at.at_least,
         )
         return DealConnection(
             edges=[
@@ -211,7 +216,14 @@ class Query:
     ) -> Deal | None:
         at = _at(info, as_of, known_at, Basis.HEADLINE, at_position, at_least_position)
         if at.at_least is not None:  # as in ``entity``
-            await info.context.read(queries.deals_by_id, [], at.as_of, at.known_at, **_bounds(at))
+            await info.context.read(
+                queries.deals_by_id,
+                [],
+                at.as_of,
+                at.known_at,
+                at_position=at.position,
+                at_least=at.at_least,
+            )
         found = await info.context.deals.load((str(id), *at.point))
         return Deal.of(found, at) if found else None
 
@@ -239,7 +251,8 @@ class Query:
             min_amount=min_amount_usd,
             through=through,
             limit=limit,
-            **_bounds(at),
+            at_position=at.position,
+            at_least=at.at_least,
         )
         return [
             CircularFlow(entity_ids=list(c.entities), amount_usd=c.amount_usd, at=at)
@@ -268,7 +281,8 @@ class Query:
             at.as_of,
             at.known_at,
             basis.value,
-            **_bounds(at),
+            at_position=at.position,
+            at_least=at.at_least,
         )
         return StressTest(
             rounds=[
@@ -314,7 +328,8 @@ class Query:
             points,
             at.known_at,
             basis.value,
-            **_bounds(at),
+            at_position=at.position,
+            at_least=at.at_least,
         )
         return [SeriesPoint(as_of=t, value=v) for t, v in values]
 
