@@ -148,10 +148,18 @@ def _holders(engine: Engine) -> asyncio.Semaphore:
 class _RequestSnapshot:
     """One request's snapshot, taken at its first question, and its turn as a holder."""
 
-    def __init__(self, engine: Engine, at_least: int, wait: float, reflected: Reflected) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        at_least: int,
+        wait: float,
+        reflected: Reflected,
+        project: queries.Project | None = None,
+    ) -> None:
         self.engine = engine
         self.at_least = at_least
         self.wait = wait
+        self.project = project
         self.reflected = reflected
         self._snapshot: queries.Snapshot | None = None
         self._turns: asyncio.Semaphore | None = None
@@ -167,7 +175,7 @@ class _RequestSnapshot:
                 await turns.acquire()
                 self._turns = turns
                 self._snapshot = queries.Snapshot(
-                    self.engine, at_least=self.at_least, wait=self.wait
+                    self.engine, at_least=self.at_least, wait=self.wait, project=self.project
                 )
             return self._snapshot
 
@@ -239,8 +247,13 @@ class Context(BaseContext, kw_only=True, dict=True):
     @cached_property
     def _snapshot(self) -> _RequestSnapshot:
         return _RequestSnapshot(
-            self.ledger.snapshots, self.min_position, self.read_wait, self.reflected
+            self.ledger.snapshots, self.min_position, self.read_wait, self.reflected, self._project
         )
+
+    def _project(self) -> int | None:
+        """Catch the read models up for a read that needs it (the ledger's own projector;
+        None if another projector is at work)."""
+        return self.ledger.projector().run_once()
 
     @property
     def read_wait(self) -> float:
@@ -272,7 +285,10 @@ class Context(BaseContext, kw_only=True, dict=True):
         if self.websocket is None:
             return await run(fn, await self.source(), *args, **kwargs)
         snapshot = queries.Snapshot(
-            self.ledger.engine, at_least=self.min_position, wait=self.read_wait
+            self.ledger.engine,
+            at_least=self.min_position,
+            wait=self.read_wait,
+            project=self._project,
         )
         try:
             return await run(fn, snapshot, *args, **kwargs)

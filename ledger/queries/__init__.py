@@ -11,7 +11,7 @@ inside the package, import names from a submodule (``from .graph import graph``)
 submodule itself from the package.
 """
 
-from ._fresh import READ_WAIT_SECONDS, Basis
+from ._fresh import READ_WAIT_SECONDS, Basis, Project
 from ._snapshot import Snapshot, Source
 from .deals import MAX_PAGE, deal, deals, deals_by_id, deals_of
 from .entities import entity, entity_views
@@ -24,6 +24,7 @@ __all__ = [
     "MAX_PAGE",
     "READ_WAIT_SECONDS",
     "Basis",
+    "Project",
     "Snapshot",
     "Source",
     "circular_flows",

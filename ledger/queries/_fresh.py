@@ -10,10 +10,11 @@ up to the clock it reads (the basis instant) will ever appear after H: "recorded
 "position <= pos(K)", and the answer at any K up to the basis instant can never change.
 
 It then waits, bounded (``READ_WAIT_SECONDS``), for the read models' checkpoint to reach H:
-it projects the missing events itself when no projector is at work (``Projector.run_once``,
-which one process at a time may do), and otherwise waits for the projector's
-``ledger_projected`` notification (sent with each checkpoint's commit), heard by one
-listening connection per process and engine (``_Watch``), not by polling. A read that cannot
+given a way to project (``project``: the composition root's ``Projector.run_once``, which
+one process at a time may run), it projects the missing events itself when no projector is
+at work; otherwise it waits for the projector's ``ledger_projected`` notification (sent with
+each checkpoint's commit), heard by one listening connection per process and engine
+(``_Watch``), not by polling. A read that cannot
 be completed in time fails with ``NotYetKnown``: never an answer from a partial view.
 """
 
@@ -23,6 +24,7 @@ import datetime as dt
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,7 @@ from sqlalchemy import Connection, Engine
 
 from ..domain.errors import NotYetKnown
 from ..projections import statements
-from ..projections.projector import PROJECTED_CHANNEL, Projector
+from ..projections.projector import PROJECTED_CHANNEL
 from ..store.engine import listen_url
 from ..store.event_store import APPEND_LOCK_KEY
 
@@ -40,6 +42,8 @@ log = structlog.get_logger("ledger.queries")
 
 # How long a read waits for the log or the read models to reach what it needs.
 READ_WAIT_SECONDS = 5.0
+# Projects what is missing; None if another projector holds the lock (``Projector.run_once``).
+Project = Callable[[], int | None]
 EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
@@ -87,7 +91,9 @@ def _checkpoint(raw: Any) -> int:
     return row[0] if row else 0
 
 
-def resolve(engine: Engine, conn: Connection, at_least: int, wait: float) -> Basis:
+def resolve(
+    engine: Engine, conn: Connection, at_least: int, wait: float, project: Project | None = None
+) -> Basis:
     """The basis of a snapshot about to begin on ``conn`` (which must have no transaction
     open): the head once in-flight appends have committed, at least ``at_least``, with the
     read models caught up to it; waits at most ``wait`` seconds, else ``NotYetKnown``."""
@@ -99,33 +105,34 @@ def resolve(engine: Engine, conn: Connection, at_least: int, wait: float) -> Bas
             break
         # A position demanded that the log does not hold yet: wait for it to be projected
         # (which implies recorded), then take the barrier again.
-        reached = catch_up(engine, raw, at_least, deadline)
+        reached = catch_up(engine, raw, at_least, deadline, project)
         if reached < at_least:
             raise NotYetKnown(at_least, max(head, reached), "in the ledger")
     if checkpoint < head:
-        reached = catch_up(engine, raw, head, deadline)
+        reached = catch_up(engine, raw, head, deadline, project)
         if reached < head:
             raise NotYetKnown(head, reached, "projected into the read models")
     return Basis(head, head_at, instant)
 
 
-def catch_up(engine: Engine, raw: Any, position: int, deadline: float) -> int:
+def catch_up(
+    engine: Engine, raw: Any, position: int, deadline: float, project: Project | None = None
+) -> int:
     """Wait until the checkpoint reaches ``position`` or the deadline passes; the checkpoint
-    reached. Projects itself when no projector holds the lock."""
+    reached. With ``project``, projects itself when no projector holds the lock."""
     watch = _watch(engine)
-    projector: Projector | None = Projector(engine, None)  # type: ignore[arg-type]
     while True:
         token = watch.token()  # before the check: a notification after it is not missed
         reached = _checkpoint(raw)
         if reached >= position:
             return reached
-        if projector is not None:
+        if project is not None:
             try:
-                if projector.run_once() is not None:
+                if project() is not None:
                     continue  # projected what there was: look again
             except Exception as exc:  # say, a replica that cannot write: wait instead
                 log.warning("cannot project for a read", error=str(exc).splitlines()[0])
-                projector = None
+                project = None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return reached

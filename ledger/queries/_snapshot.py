@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine
 
 from ..domain.errors import ValidationError
 from ..projections.statements import TABLES
-from ._fresh import READ_WAIT_SECONDS, Basis, recorded_by, resolve
+from ._fresh import READ_WAIT_SECONDS, Basis, Project, recorded_by, resolve
 
 # Visible at (T, K, P): effective by T, recorded by K at a position <= P, and not retracted by
 # an event both recorded by K and at a position <= P (the two retraction stamps go together).
@@ -60,14 +60,16 @@ LOCK_READ_MODELS = "LOCK TABLE {} IN ACCESS SHARE MODE".format(", ".join(TABLES)
 T = TypeVar("T")
 
 
-def _begin(engine: Engine, at_least: int, wait: float) -> tuple[Connection, Basis]:
+def _begin(
+    engine: Engine, at_least: int, wait: float, project: Project | None
+) -> tuple[Connection, Basis]:
     """The basis (``_fresh.resolve``: in-flight appends waited for, the read models at the
     head), then a read-only REPEATABLE READ transaction, its read-model tables share-locked.
     Its snapshot is taken by its first SELECT (the LOCK takes none), after the checkpoint has
     reached the basis."""
     conn = engine.connect()
     try:
-        basis = resolve(engine, conn, at_least, wait)
+        basis = resolve(engine, conn, at_least, wait, project)
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         conn.exec_driver_sql(LOCK_READ_MODELS)
     except BaseException:
@@ -91,10 +93,16 @@ class Snapshot:
     """
 
     def __init__(
-        self, engine: Engine, *, at_least: int = 0, wait: float = READ_WAIT_SECONDS
+        self,
+        engine: Engine,
+        *,
+        at_least: int = 0,
+        wait: float = READ_WAIT_SECONDS,
+        project: Project | None = None,
     ) -> None:
         self.engine = engine
         self.wait = wait
+        self.project = project  # how to catch the read models up, if it may (``_fresh``)
         self._lock = threading.RLock()
         self._conn: Connection | None = None
         self._basis: Basis | None = None
@@ -131,7 +139,9 @@ class Snapshot:
             if self._basis is not None and self._basis.position < self._at_least:
                 self._discard()
             if self._conn is None:
-                self._conn, self._basis = _begin(self.engine, self._at_least, self.wait)
+                self._conn, self._basis = _begin(
+                    self.engine, self._at_least, self.wait, self.project
+                )
             try:
                 yield self._conn
             except BaseException:
