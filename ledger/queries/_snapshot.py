@@ -61,15 +61,15 @@ T = TypeVar("T")
 
 
 def _begin(
-    engine: Engine, at_least: int, wait: float, project: Project | None
-) -> tuple[Connection, Basis]:
+    engine: Engine, at_least: int, wait: float, project: Project | None, complete: bool = True
+) -> tuple[Connection, Basis | None]:
     """The basis (``_fresh.resolve``: in-flight appends waited for, the read models at the
     head), then a read-only REPEATABLE READ transaction, its read-model tables share-locked.
     Its snapshot is taken by its first SELECT (the LOCK takes none), after the checkpoint has
     reached the basis."""
     conn = engine.connect()
     try:
-        basis = resolve(engine, conn, at_least, wait, project)
+        basis = resolve(engine, conn, at_least, wait, project) if complete else None
         conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         conn.exec_driver_sql(LOCK_READ_MODELS)
     except BaseException:
@@ -99,8 +99,10 @@ class Snapshot:
         at_least: int = 0,
         wait: float = READ_WAIT_SECONDS,
         project: Project | None = None,
+        complete: bool = True,
     ) -> None:
         self.engine = engine
+        self.complete = complete  # False: read whatever is projected, no basis (``span``)
         self.wait = wait
         self.project = project  # how to catch the read models up, if it may (``_fresh``)
         self._lock = threading.RLock()
@@ -140,7 +142,7 @@ class Snapshot:
                 self._discard()
             if self._conn is None:
                 self._conn, self._basis = _begin(
-                    self.engine, self._at_least, self.wait, self.project
+                    self.engine, self._at_least, self.wait, self.project, self.complete
                 )
             try:
                 yield self._conn
@@ -223,7 +225,8 @@ def reading(source: Source, at: dict[str, Any] | None = None) -> Iterator[Connec
                 at.update(snapshot.bound(conn, at))
             yield conn
         return
-    snapshot = Snapshot(source, at_least=(at or {}).get("at_least") or 0)
+    # A question with no point of the time axes (``span``) reads what is projected, as is.
+    snapshot = Snapshot(source, at_least=(at or {}).get("at_least") or 0, complete=at is not None)
     try:
         with snapshot.connection() as conn:
             if at is not None:
