@@ -165,3 +165,50 @@ def test_every_response_states_its_basis_over_a_websocket_too(api: Api) -> None:
         assert message["type"] == "next", message
         assert message["payload"]["data"] == {"entity": {"id": "d"}}
         assert message["payload"]["extensions"]["ledger"]["position"] >= written["position"]
+
+
+def test_concurrent_writers_and_readers_get_answers_that_never_change(api: Api) -> None:
+    # Writers and readers at once, readers asking "now" (by default, and by their own clock):
+    # every answer asked again afterwards, at the same knownAt and at the basis position it
+    # stated, is identical (spec section 2: answers for a knownAt in the past never change).
+    import datetime as dt
+
+    for entity_id in ("w0", "w1"):
+        api.register(entity_id)
+    query = """query($knownAt: DateTime, $atPosition: Int) {
+      a: entity(id: "w0", asOf: "2025-01-01", knownAt: $knownAt, atPosition: $atPosition) {
+        valuationUsd valuations { valuationUsd } }
+      b: entity(id: "w1", asOf: "2025-01-01", knownAt: $knownAt, atPosition: $atPosition) {
+        valuationUsd } }"""
+    seen: list[tuple[str | None, Any]] = []
+    failures: list[BaseException] = []
+
+    def write(entity_id: str) -> None:
+        try:
+            for i in range(15):
+                api.value(entity_id, str(i + 1))
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    def read(explicit: bool) -> None:
+        try:
+            for _ in range(20):
+                known_at = dt.datetime.now(dt.UTC).isoformat() if explicit else None
+                seen.append((known_at, api.ok(query, knownAt=known_at)))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(e,)) for e in ("w0", "w1")]
+    threads += [threading.Thread(target=read, args=(explicit,)) for explicit in (False, True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    for known_at, answer in seen:
+        position = answer["extensions"]["ledger"]["position"]
+        pinned = api.ok(query, atPosition=position)
+        assert pinned["data"] == answer["data"], (known_at, position)
+        assert pinned["extensions"]["ledger"]["position"] == position
+        if known_at is not None:
+            assert api.ok(query, knownAt=known_at) == answer
