@@ -82,6 +82,5 @@ class NotYetKnown(LedgerError):
         self.position = position
         self.reached = reached
         self.what = what
-        super().__init__(
-            f"position {position} is not {what} yet (reached {reached}); ask again shortly"
-        )
+        at = f"position {position}" if position else "the ledger"
+        super().__init__(f"{at} is not {what} yet (reached {reached}); ask again shortly")

@@ -57,6 +57,7 @@ class Basis:
     instant: dt.datetime  # the database clock once the appends in flight had committed
 
 
+_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, true)"
 _BARRIER = "SELECT pg_advisory_xact_lock_shared(%s)"
 # A statement of its own after the lock is held, so its snapshot sees what committed before.
 _HEAD = """
@@ -74,13 +75,19 @@ _RECORDED_BY = (
 )
 
 
-def _barrier(raw: Any) -> tuple[int, dt.datetime, dt.datetime, int]:
+def _barrier(raw: Any, wait: float) -> tuple[int, dt.datetime, dt.datetime, int]:
     """(head, its recorded_at, the clock, the checkpoint) once the appends in flight have
-    committed: one round trip, one short READ COMMITTED transaction."""
-    with raw.pipeline():
-        raw.execute(_BARRIER, (APPEND_LOCK_KEY,))
-        cur = raw.execute(_HEAD, (statements.NAME,))
-        raw.commit()
+    committed: one round trip, one short READ COMMITTED transaction. An append holding the
+    lock longer than ``wait`` seconds (a huge batch) makes it ``NotYetKnown``."""
+    try:
+        with raw.pipeline():
+            raw.execute(_LOCK_TIMEOUT, (f"{max(1, int(wait * 1000))}ms",))
+            raw.execute(_BARRIER, (APPEND_LOCK_KEY,))
+            cur = raw.execute(_HEAD, (statements.NAME,))
+            raw.commit()
+    except psycopg.errors.LockNotAvailable:
+        raw.rollback()
+        raise NotYetKnown(0, 0, "settled: an append in flight held the append lock") from None
     head, head_at, instant, checkpoint = cur.fetchone()
     return head or 0, head_at or EPOCH, instant, checkpoint or 0
 
@@ -100,7 +107,7 @@ def resolve(
     deadline = time.monotonic() + wait
     raw = conn.connection.driver_connection
     while True:
-        head, head_at, instant, checkpoint = _barrier(raw)
+        head, head_at, instant, checkpoint = _barrier(raw, max(deadline - time.monotonic(), 0))
         if head >= at_least:
             break
         # A position demanded that the log does not hold yet: wait for it to be projected
