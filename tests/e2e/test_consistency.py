@@ -212,3 +212,24 @@ def test_concurrent_writers_and_readers_get_answers_that_never_change(api: Api) 
         assert pinned["extensions"]["ledger"]["position"] == position
         if known_at is not None:
             assert api.ok(query, knownAt=known_at) == answer
+
+
+def test_a_pushed_event_is_visible_to_a_query_at_its_position_when_it_arrives(api: Api) -> None:
+    # A dashboard that refetches on a push gets the new state (issue 15, subscriptions).
+    registered = api.register("e")
+    url = api.url.replace("http://", "ws://") + "/graphql"
+    with connect(url, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(ws.recv())["type"] == "connection_ack"
+        subscription = (
+            'subscription { eventRecorded(types: ["ValuationReported"], '
+            f"afterPosition: {registered['position']}) {{ position }} }}"
+        )
+        ws.send(json.dumps({"id": "s", "type": "subscribe", "payload": {"query": subscription}}))
+        for i in range(5):
+            api.value("e", str(i + 1))
+            message = json.loads(ws.recv())
+            assert message["type"] == "next", message
+            position = message["payload"]["data"]["eventRecorded"]["position"]
+            answer = api.ok(ENTITY, id="e", atLeast=position)
+            assert answer["data"]["entity"]["valuationUsd"] == str(i + 1)
