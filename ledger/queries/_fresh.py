@@ -135,8 +135,10 @@ def catch_up(
             return reached
         if project is not None:
             try:
-                if project() is not None:
-                    continue  # projected what there was: look again
+                if project():
+                    continue  # projected some events: look again
+                # None: another projector is at work; 0: nothing to project (the position is
+                # not in the log yet). Either way, wait for the next projection.
             except Exception as exc:  # say, a replica that cannot write: wait instead
                 log.warning("cannot project for a read", error=str(exc).splitlines()[0])
                 project = None
