@@ -516,7 +516,13 @@ def fuzz_database(pg_admin_url: str, template_database: str) -> Iterator[TestDat
 
 @pytest.fixture(scope="module")
 def fuzzer(fuzz_database: TestDatabase) -> Iterator[Fuzzer]:
-    env = clean_env(LEDGER_DATABASE_URL=fuzz_database.libpq_url, LEDGER_LOG_LEVEL="info")
+    # Generated atPosition / atLeastPosition beyond the log are waited for, then refused:
+    # a short wait keeps a thousand operations quick.
+    env = clean_env(
+        LEDGER_DATABASE_URL=fuzz_database.libpq_url,
+        LEDGER_LOG_LEVEL="info",
+        LEDGER_READ_WAIT_MS="100",
+    )
     keys: dict[str, str | None] = {
         role: create_key(fuzz_database.owner_engine, role, f"fuzz-{role}")[1]
         for role in ("reader", "writer", "auditor")
