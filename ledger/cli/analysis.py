@@ -20,6 +20,11 @@ BASIS = click.Choice(["HEADLINE", "COMMITTED", "FUNDED"], case_sensitive=False)
 )
 @click.option("--since", type=INSTANT, help="Also show how exposures changed since this asOf.")
 @click.option(
+    "--at-position",
+    type=click.IntRange(min=0),
+    help="Answer as of the log's prefix 1..P (an auditor's digest); with --known-at, both apply.",
+)
+@click.option(
     "--basis",
     type=BASIS,
     default="HEADLINE",
@@ -45,6 +50,7 @@ def report(
     as_of: Any,
     known_at: Any,
     since: Any,
+    at_position: int | None,
     basis: str,
     top: int,
     output_format: str,
@@ -52,7 +58,6 @@ def report(
 ) -> None:
     """The analyst's report: largest exposures, circular flows, each entity's commitment ratio
     and customer concentration, and what changed since a second date."""
-    import datetime as dt
     from pathlib import Path
 
     from rich.console import Console
@@ -61,10 +66,18 @@ def report(
     from ..domain.report import build
 
     ledger.projector().run_once()  # answer from up-to-date read models
-    known_at = known_at or dt.datetime.now(dt.UTC)
     basis = basis.upper()
-    graph = queries.graph(ledger.engine, as_of, known_at, basis)
-    earlier = queries.graph(ledger.engine, since, known_at, basis) if since else None
+    # One snapshot, one basis (the log's head now, or --at-position) for both graphs.
+    snapshot = queries.Snapshot(ledger.engine, at_least=at_position or 0)
+    try:
+        graph = queries.graph(snapshot, as_of, known_at, basis, at_position=at_position)
+        earlier = (
+            queries.graph(snapshot, since, known_at, basis, at_position=at_position)
+            if since
+            else None
+        )
+    finally:
+        snapshot.close()
     result = build(graph, top=top, earlier=earlier)
     if output_format == "json":
         click.echo(reporting.json_bytes(result).decode())

@@ -53,6 +53,22 @@ def test_the_report_knows_what_the_ledger_knew_before(env: dict[str, str]) -> No
     assert json.loads(result.stdout)["exposures"] == []
 
 
+def test_the_report_at_a_position_is_what_the_ledger_said_at_that_prefix(
+    env: dict[str, str],
+) -> None:
+    def exposures(*args: str) -> list[dict[str, str]]:
+        result = run_ledger("report", "--as-of", "2025-10-31", "--format", "json", *args, env=env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)["exposures"]
+
+    assert exposures("--at-position", "0") == []
+    everything = exposures()
+    assert exposures("--at-position", "67") == everything  # the seed's 67 events
+    assert exposures("--at-position", "40") != everything
+    too_far = run_ledger("report", "--as-of", "2025-10-31", "--at-position", "99999", env=env)
+    assert too_far.returncode != 0 and "99999" in too_far.stderr
+
+
 def test_the_plot_is_a_png(env: dict[str, str], tmp_path) -> None:
     target = tmp_path / "web.png"
     result = run_ledger("report", "--as-of", "2025-10-31", "--plot", str(target), env=env)
