@@ -87,7 +87,9 @@ def test_sigterm_lets_a_request_in_flight_finish_then_exits_cleanly(env: dict[st
                 response += chunk
         assert server.process.wait(timeout=30) == 0
     assert response.startswith(b"HTTP/1.1 200")
-    assert b'{"data":{"ledgerHead":{"position":0}}}' in response
+    assert b'{"data":{"ledgerHead":{"position":0}},"extensions":{"ledger":{"position":0}}}' in (
+        response
+    )
 
 
 def test_several_workers_serve_one_ledger_and_sum_their_metrics(env: dict[str, str]) -> None:

@@ -493,6 +493,9 @@ def extend_history(store: EventStore, ops: list[tuple[Any, ...]]) -> None:
         perform(store, op, recorded)
 
 
+# 500 histories of every question, each read on a complete basis: longer than the default
+# timeout on a busy two-core machine.
+@pytest.mark.timeout(1200)
 @random_histories
 @given(ops=st.lists(operation, min_size=1, max_size=25), seed=st.integers(0, 2**32))
 def test_every_answer_agrees_with_the_replay_oracle(
@@ -518,6 +521,7 @@ def test_every_answer_agrees_with_the_replay_oracle(
         assert_same(store, database, as_of, known_at, rng.choice(replay.BASES), rng)
 
 
+@pytest.mark.timeout(1200)
 @random_histories
 @given(
     steps=st.lists(st.lists(operation, min_size=1, max_size=8), min_size=1, max_size=4),
@@ -538,8 +542,9 @@ def test_a_rebuild_equals_the_read_models_the_projector_kept(
     assert digest(database.app_engine) == kept
 
 
+@pytest.mark.timeout(1200)
 @settings(
-    max_examples=max(HISTORIES // 5, 10),
+    max_examples=max(HISTORIES // 10, 10),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
