@@ -62,6 +62,62 @@ def content_hash(
     return hashlib.sha256(canonical_bytes(record)).hexdigest()
 
 
+def content_hash_encoded(
+    *,
+    event_id: str,
+    type: str,
+    schema_version: int,
+    data: bytes,
+    source: bytes,
+    metadata: bytes,
+    effective_at: str,
+) -> str:
+    """``content_hash`` from the canonical bytes of data, source and metadata, encoded once.
+
+    The canonical encoding of an object is its members' encodings in key order, so the record
+    is composed, not encoded again. The other members need no JSON escaping: an event type is
+    one of ``EVENT_TYPES`` (ASCII letters), an id is a UUID's text, a time is
+    ``format_timestamp``'s (digits and ``-:.TZ``). A test holds it to ``content_hash``."""
+    return hashlib.sha256(
+        b'{"data":%b,"effective_at":"%b","event_id":"%b","metadata":%b,'
+        b'"schema_version":%d,"source":%b,"type":"%b"}'
+        % (
+            data,
+            effective_at.encode(),
+            event_id.encode(),
+            metadata,
+            schema_version,
+            source,
+            type.encode(),
+        )
+    ).hexdigest()
+
+
+# link_hash's object with its values in place: every value is plain ASCII that needs no
+# escaping, which is also what lets events_append() build the same bytes with format().
+_LINK = (
+    '{{"content":"{}","position":{},"prev_hash":"{}","recorded_at":"{}",'
+    '"stream":"{}","stream_version":{}}}'
+)
+
+
+def link_hash_ascii(
+    *,
+    position: int,
+    stream: str,
+    stream_version: int,
+    recorded_at: str,
+    prev_hash: str,
+    content: str,
+) -> str:
+    """``link_hash`` for values the append has checked (a validated stream, hexadecimal
+    hashes, ``recorded_at`` already formatted): the bytes are written, not encoded. A test
+    holds it to ``link_hash``; ``verify`` recomputes with ``link_hash`` itself."""
+    return hashlib.sha256(
+        _LINK.format(content, position, prev_hash, recorded_at, stream, stream_version).encode()
+    ).hexdigest()
+
+
 def link_hash(
     *,
     position: int,

@@ -7,14 +7,16 @@ refused whole, with an error naming the field (``events[2].effective_at``) and t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import os
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .canonical import JSONValue, canonical_bytes, normalise
-from .chain import content_hash
+from .canonical import JSONValue, canonical_bytes, format_timestamp, normalise
+from .chain import content_hash, content_hash_encoded
 from .errors import ValidationError
 from .event_data import stream_of, validate_data
 from .event_types import EVENT_TYPES, MAX_SLUG_LENGTH, MAX_TEXT, STREAM
@@ -49,9 +51,27 @@ class PreparedEvent:
     source: dict[str, JSONValue]
     metadata: dict[str, JSONValue]
     effective_at: dt.datetime
+    # The canonical bytes of data, source and metadata, as ``prepare_one`` encoded them once
+    # for the size limit; the content hash and the rows an append sends are made of them.
+    # Not an argument: an event built or ``dataclasses.replace``d by hand has None, and is
+    # encoded from its fields when it is hashed or sent.
+    encoded: tuple[bytes, bytes, bytes] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     def content_hash(self) -> str:
         """The hash of what the caller supplied; the chain links it in at append time."""
+        if self.encoded is not None:
+            data, source, metadata = self.encoded
+            return content_hash_encoded(
+                event_id=str(self.event_id),
+                type=self.type,
+                schema_version=self.schema_version,
+                data=data,
+                source=source,
+                metadata=metadata,
+                effective_at=format_timestamp(self.effective_at),
+            )
         return content_hash(
             event_id=self.event_id,
             type=self.type,
@@ -73,20 +93,20 @@ class PreparedEvent:
         hash: str,
     ) -> RecordedEvent:
         """This event as recorded, with what the ledger assigned to it."""
-        return RecordedEvent(
-            position=position,
-            stream=stream,
-            stream_version=stream_version,
-            event_id=self.event_id,
-            type=self.type,
-            schema_version=self.schema_version,
-            data=self.data,
-            source=self.source,
-            metadata=self.metadata,
-            effective_at=self.effective_at,
-            recorded_at=recorded_at,
-            prev_hash=prev_hash,
-            hash=hash,
+        return recorded_event(
+            position,
+            stream,
+            stream_version,
+            self.event_id,
+            self.type,
+            self.schema_version,
+            self.data,
+            self.source,
+            self.metadata,
+            self.effective_at,
+            recorded_at,
+            prev_hash,
+            hash,
         )
 
     def same_content(self, recorded: RecordedEvent, stream: str) -> bool:
@@ -120,6 +140,28 @@ class RecordedEvent:
     hash: str
 
 
+def _slot_setter(cls: type, fields: Sequence[str]) -> Any:
+    """A positional constructor of a frozen, slotted dataclass that fills its slots directly.
+
+    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for each field, which
+    for a 13-field ``RecordedEvent`` costs more than hashing it; a large append builds one per
+    event. The object is the same (a test compares it with the class's own construction)."""
+    names = [f"v{i}" for i in range(len(fields))]
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope |= {f"set{i}": cls.__dict__[name].__set__ for i, name in enumerate(fields)}
+    body = "".join(f"    set{i}(obj, v{i})\n" for i in range(len(fields)))
+    exec(f"def build({', '.join(names)}):\n    obj = new(cls)\n{body}    return obj\n", scope)
+    return scope["build"]
+
+
+# RecordedEvent(position, stream, stream_version, event_id, type, schema_version, data, source,
+# metadata, effective_at, recorded_at, prev_hash, hash), positional, in field order.
+recorded_event = _slot_setter(RecordedEvent, [f.name for f in dataclasses.fields(RecordedEvent)])
+_prepared_event = _slot_setter(
+    PreparedEvent, [f.name for f in dataclasses.fields(PreparedEvent)]
+)
+
+
 def validate_stream(stream: Any, field_name: str = "stream") -> str:
     if not isinstance(stream, str) or not stream:
         raise ValidationError(field_name, "a stream name is required (entity/<id> or deal/<id>)")
@@ -145,9 +187,26 @@ def validate_expected_version(expected_version: Any) -> int | None:
     return expected_version
 
 
+_UUID_INT = uuid.UUID.__dict__["int"].__set__
+_UUID_SAFE = uuid.UUID.__dict__["is_safe"].__set__
+_V4_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
+_V4_BITS = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_event_id() -> uuid.UUID:
+    """``uuid.uuid4()`` without ``UUID.__init__``'s argument checks (a quarter of the time):
+    16 random bytes from the operating system with the version and variant bits set, as
+    uuid4 does. A test checks that it makes version-4 UUIDs equal to their own text."""
+    value = (int.from_bytes(os.urandom(16), "big") & _V4_MASK) | _V4_BITS
+    made = object.__new__(uuid.UUID)
+    _UUID_INT(made, value)
+    _UUID_SAFE(made, uuid.SafeUUID.unknown)
+    return made
+
+
 def _event_id(value: Any, field_name: str) -> uuid.UUID:
     if value is None:
-        return uuid.uuid4()
+        return new_event_id()
     if isinstance(value, uuid.UUID):
         return value
     if isinstance(value, str):
@@ -238,45 +297,56 @@ def prepare_one(
 ) -> PreparedEvent:
     """Validate and normalise one event; errors name its fields under ``field_name``
     (``events[2].effective_at``), or bare (``effective_at``) when ``field_name`` is empty."""
-    if not isinstance(event, NewEvent):
+    if type(event) is not NewEvent and not isinstance(event, NewEvent):
         raise ValidationError(
             field_name or "event", f"must be a NewEvent, got {type(event).__name__}"
         )
+    try:
+        return _prepare(event, max_bytes, stream)
+    except ValidationError as error:
+        raise _named(error, field_name) from None
+
+
+def _named(error: ValidationError, field_name: str) -> ValidationError:
+    """The checks name fields bare (``source.url``); the event's place is added on the way
+    out (``events[2].source.url``), so a valid event never pays for formatting names."""
+    if not field_name or error.field == "stream":
+        return error
+    return ValidationError(_at(field_name, error.field), error.reason)
+
+
+def _prepare(event: NewEvent, max_bytes: int, stream: str | None) -> PreparedEvent:
     if event.type not in EVENT_TYPES:
         raise ValidationError(
-            _at(field_name, "type"),
+            "type",
             f"unknown event type {event.type!r}; known types: {', '.join(sorted(EVENT_TYPES))}",
         )
-    if (
-        isinstance(event.schema_version, bool)
-        or not isinstance(event.schema_version, int)
-        or event.schema_version < 1
+    schema_version = event.schema_version
+    if type(schema_version) is not int and (
+        isinstance(schema_version, bool) or not isinstance(schema_version, int)
     ):
-        raise ValidationError(_at(field_name, "schema_version"), "must be a positive integer")
-    if not isinstance(event.data, Mapping):
-        raise ValidationError(_at(field_name, "data"), "must be an object")
-    data = normalise(event.data, _at(field_name, "data"))
+        raise ValidationError("schema_version", "must be a positive integer")
+    if schema_version < 1:
+        raise ValidationError("schema_version", "must be a positive integer")
+    if type(event.data) is not dict and not isinstance(event.data, Mapping):
+        raise ValidationError("data", "must be an object")
+    data = normalise(event.data, "data")
     assert isinstance(data, dict)
-    try:  # what the event type requires of its data (spec section 1)
-        data = validate_data(event.type, data, stream)
-    except ValidationError as error:
-        where = error.field if error.field == "stream" else _at(field_name, error.field)
-        raise ValidationError(where, error.reason) from None
-    prepared = PreparedEvent(
-        event_id=_event_id(event.event_id, _at(field_name, "event_id")),
-        type=event.type,
-        schema_version=event.schema_version,
-        data=data,
-        source=_source(event.source, _at(field_name, "source")),
-        metadata=_metadata(event.metadata, _at(field_name, "metadata")),
-        effective_at=_effective_at(event.effective_at, _at(field_name, "effective_at")),
-    )
-    size = len(canonical_bytes([prepared.data, prepared.source, prepared.metadata]))
+    # what the event type requires of its data (spec section 1)
+    data = validate_data(event.type, data, stream)
+    event_id = _event_id(event.event_id, "event_id")
+    source = _source(event.source, "source")
+    metadata = _metadata(event.metadata, "metadata")
+    effective_at = _effective_at(event.effective_at, "effective_at")
+    # One encoding of each, for the limit (the size of ``[data, source, metadata]``), the
+    # content hash and the rows sent to the database.
+    encoded = (canonical_bytes(data), canonical_bytes(source), canonical_bytes(metadata))
+    size = len(encoded[0]) + len(encoded[1]) + len(encoded[2]) + 4
     if size > max_bytes:
-        raise ValidationError(
-            _at(field_name, "data"), f"event is {size} bytes; the limit is {max_bytes} bytes"
-        )
-    return prepared
+        raise ValidationError("data", f"event is {size} bytes; the limit is {max_bytes} bytes")
+    return _prepared_event(
+        event_id, event.type, schema_version, data, source, metadata, effective_at, encoded
+    )
 
 
 def check_batch(prepared: Sequence[PreparedEvent], stream: str) -> None:
@@ -338,12 +408,22 @@ class Preparing(Sequence[PreparedEvent]):
         return self._prepared[index]
 
     def __iter__(self) -> Iterator[PreparedEvent]:
-        for i in range(len(self)):
-            yield self[i]
+        prepared = self._prepared
+        for i in range(len(self._events)):
+            if i == len(prepared):
+                self._prepare_next()
+            yield prepared[i]
 
     def _prepare_next(self) -> None:
         i = len(self._prepared)
-        prepared = prepare_one(self._events[i], f"events[{i}]", self._max_bytes, self._stream)
+        event = self._events[i]
+        if type(event) is NewEvent:
+            try:
+                prepared = _prepare(event, self._max_bytes, self._stream)
+            except ValidationError as error:
+                raise _named(error, f"events[{i}]") from None
+        else:
+            prepared = prepare_one(event, f"events[{i}]", self._max_bytes, self._stream)
         _refuse_repeat(self._seen, prepared.event_id, i)
         self._prepared.append(prepared)
 

@@ -230,12 +230,53 @@ SCHEMAS: dict[str, tuple[dict[str, Check], dict[str, Check]]] = {
 }
 
 
+Compiled = tuple[
+    tuple[tuple[str, Check, str], ...], tuple[tuple[str, Check, str], ...], frozenset[str], str
+]
+
+
+def _compile(required: Mapping[str, Check], optional: Mapping[str, Check]) -> Compiled:
+    """A schema's checks with the dotted names of its fields made once, not per event."""
+    return (
+        tuple((key, check, f"data.{key}") for key, check in required.items()),
+        tuple((key, check, f"data.{key}") for key, check in optional.items()),
+        frozenset(required) | frozenset(optional),
+        ", ".join([*required, *optional]),
+    )
+
+
+_COMPILED: dict[str, Compiled] = {
+    name: _compile(required, optional) for name, (required, optional) in SCHEMAS.items()
+}
+
+
+def _data_fields(value: Any, compiled: Compiled) -> dict[str, Any]:
+    """``fields(value, "data", required, optional)``, with the names made beforehand."""
+    required, optional, allowed, known = compiled
+    if type(value) is not dict and not isinstance(value, Mapping):
+        raise ValidationError("data", "must be an object")
+    for key in value:
+        if key not in allowed:
+            raise ValidationError(f"data.{key}", f"unknown field; known: {known}")
+    out: dict[str, Any] = {}
+    get = value.get
+    for key, check, name in required:
+        item = get(key)
+        if item is None:
+            raise ValidationError(name, "is required")
+        out[key] = check(item, name)
+    for key, check, name in optional:
+        item = get(key)
+        if item is not None:
+            out[key] = check(item, name)
+    return out
+
+
 def validate_data(type: str, data: Any, stream: str | None = None) -> dict[str, Any]:
     """The normalised data of an event of ``type``, or a ``ValidationError`` naming the field."""
     if type not in SCHEMAS:
         raise ValidationError("type", f"unknown event type {type!r}")
-    required, optional = SCHEMAS[type]
-    out = fields(data, "data", required, optional)
+    out = _data_fields(data, _COMPILED[type])
     if type == "RevenueReported" and out["period_end"] < out["period_start"]:
         raise ValidationError("data.period_end", "is before period_start")
     if stream is not None:

@@ -18,8 +18,8 @@ import psycopg
 from sqlalchemy import Engine
 
 from ..domain.canonical import format_timestamp
-from ..domain.chain import GENESIS_HASH, link_hash
-from ..domain.envelope import PreparedEvent, RecordedEvent
+from ..domain.chain import GENESIS_HASH, content_hash_encoded, link_hash_ascii
+from ..domain.envelope import PreparedEvent, RecordedEvent, recorded_event
 from ..domain.errors import DuplicateEvent, VersionConflict
 from .driver_errors import translated
 from .reader import row_to_event
@@ -34,9 +34,10 @@ def function_batch(prepared: Sequence[PreparedEvent]) -> str:
                 "event_id": str(p.event_id),
                 "type": p.type,
                 "schema_version": p.schema_version,
-                "data": p.data,
-                "source": p.source,
-                "metadata": p.metadata,
+                # As prepare_one encoded them (the bytes the content hash covers).
+                "data": orjson.Fragment(p.encoded[0]) if p.encoded else p.data,
+                "source": orjson.Fragment(p.encoded[1]) if p.encoded else p.source,
+                "metadata": orjson.Fragment(p.encoded[2]) if p.encoded else p.metadata,
                 "effective_at": format_timestamp(p.effective_at),
                 "content": p.content_hash(),
             }
@@ -249,8 +250,9 @@ def _append_by_copy(
             # while the client prepares the next (two cores at work, not one after the
             # other). A bad event raises here; the transaction then writes nothing.
             while chunk := list(itertools.islice(recorded, _COPY_CHUNK)):
-                copy.write("".join(map(copy_line, chunk)))
-                written.extend(chunk)
+                events, lines = zip(*chunk, strict=True)
+                copy.write("".join(lines))
+                written.extend(events)
     except psycopg.errors.UniqueViolation as error:
         if error.diag.constraint_name != "events_event_id_key":
             raise
@@ -275,29 +277,70 @@ def _chain(
     prev_hash: str,
     version: int,
     recorded_at: dt.datetime,
-) -> Iterator[RecordedEvent]:
-    """The events, placed and linked one after another (lazily, so COPY can stream them)."""
+) -> Iterator[tuple[RecordedEvent, str]]:
+    """The events, placed and linked one after another, each with its row of COPY's text
+    format (lazily, so COPY can stream them).
+
+    A row is written from the bytes ``prepare_one`` encoded once (a JSON text never holds a
+    raw tab, newline or carriage return, so only the backslash needs doubling); the stream,
+    type, id, hashes and times are validated plain ASCII, the times in UTC."""
+    recorded_text = format_timestamp(recorded_at)
     for p in prepared:
-        content = p.content_hash()
+        if p.encoded is None:
+            content = p.content_hash()
+        else:
+            event_id = str(p.event_id)
+            effective_text = format_timestamp(p.effective_at)
+            data, source, metadata = p.encoded
+            content = content_hash_encoded(
+                event_id=event_id,
+                type=p.type,
+                schema_version=p.schema_version,
+                data=data,
+                source=source,
+                metadata=metadata,
+                effective_at=effective_text,
+            )
         position += 1
         version += 1
-        hash_ = link_hash(
+        hash_ = link_hash_ascii(
             position=position,
             stream=stream,
             stream_version=version,
-            recorded_at=recorded_at,
+            recorded_at=recorded_text,
             prev_hash=prev_hash,
             content=content,
         )
-        yield p.placed(
-            stream=stream,
-            position=position,
-            stream_version=version,
-            recorded_at=recorded_at,
-            prev_hash=prev_hash,
-            hash=hash_,
+        event = recorded_event(  # p.placed(...), positionally
+            position,
+            stream,
+            version,
+            p.event_id,
+            p.type,
+            p.schema_version,
+            p.data,
+            p.source,
+            p.metadata,
+            p.effective_at,
+            recorded_at,
+            prev_hash,
+            hash_,
         )
+        if p.encoded is None:
+            yield event, copy_line(event)
+        else:
+            yield event, (
+                f"{position}\t{stream}\t{version}\t{event_id}\t{p.type}\t"
+                f"{p.schema_version}\t{_copy_text(data)}\t{_copy_text(source)}\t"
+                f"{_copy_text(metadata)}\t{effective_text}\t"
+                f"{recorded_text}\t{prev_hash}\t{hash_}\n"
+            )
         prev_hash = hash_
+
+
+def _copy_text(encoded: bytes) -> str:
+    text = encoded.decode()
+    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 def _replayed(
