@@ -62,6 +62,14 @@ def content_hash(
     return hashlib.sha256(canonical_bytes(record)).hexdigest()
 
 
+# content_hash's object with its members in place (bytes %-formatting): data, effective_at,
+# event_id, metadata, schema_version, source, type -- the keys in sorted order.
+CONTENT_FORMAT = (
+    b'{"data":%b,"effective_at":"%b","event_id":"%b","metadata":%b,'
+    b'"schema_version":%d,"source":%b,"type":"%b"}'
+)
+
+
 def content_hash_encoded(
     *,
     event_id: str,
@@ -79,8 +87,7 @@ def content_hash_encoded(
     one of ``EVENT_TYPES`` (ASCII letters), an id is a UUID's text, a time is
     ``format_timestamp``'s (digits and ``-:.TZ``). A test holds it to ``content_hash``."""
     return hashlib.sha256(
-        b'{"data":%b,"effective_at":"%b","event_id":"%b","metadata":%b,'
-        b'"schema_version":%d,"source":%b,"type":"%b"}'
+        CONTENT_FORMAT
         % (
             data,
             effective_at.encode(),
@@ -95,7 +102,7 @@ def content_hash_encoded(
 
 # link_hash's object with its values in place: every value is plain ASCII that needs no
 # escaping, which is also what lets events_append() build the same bytes with format().
-_LINK = (
+LINK_FORMAT = (
     '{{"content":"{}","position":{},"prev_hash":"{}","recorded_at":"{}",'
     '"stream":"{}","stream_version":{}}}'
 )
@@ -114,7 +121,7 @@ def link_hash_ascii(
     hashes, ``recorded_at`` already formatted): the bytes are written, not encoded. A test
     holds it to ``link_hash``; ``verify`` recomputes with ``link_hash`` itself."""
     return hashlib.sha256(
-        _LINK.format(content, position, prev_hash, recorded_at, stream, stream_version).encode()
+        LINK_FORMAT.format(content, position, prev_hash, recorded_at, stream, stream_version).encode()
     ).hexdigest()
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from .canonical import JSONValue, canonical_bytes, format_timestamp, normalise
 from .chain import content_hash, content_hash_encoded
 from .errors import ValidationError
@@ -193,11 +195,12 @@ _V4_MASK = ~((0xF000 << 64) | (0xC000 << 48)) & ((1 << 128) - 1)
 _V4_BITS = (0x4000 << 64) | (0x8000 << 48)
 
 
-def new_event_id() -> uuid.UUID:
+def new_event_id(random: bytes | None = None) -> uuid.UUID:
     """``uuid.uuid4()`` without ``UUID.__init__``'s argument checks (a quarter of the time):
-    16 random bytes from the operating system with the version and variant bits set, as
-    uuid4 does. A test checks that it makes version-4 UUIDs equal to their own text."""
-    value = (int.from_bytes(os.urandom(16), "big") & _V4_MASK) | _V4_BITS
+    16 random bytes from the operating system (or ``random``, 16 bytes of it) with the
+    version and variant bits set, as uuid4 does. A test checks that it makes version-4 UUIDs
+    equal to their own text."""
+    value = (int.from_bytes(random or os.urandom(16), "big") & _V4_MASK) | _V4_BITS
     made = object.__new__(uuid.UUID)
     _UUID_INT(made, value)
     _UUID_SAFE(made, uuid.SafeUUID.unknown)
@@ -315,7 +318,9 @@ def _named(error: ValidationError, field_name: str) -> ValidationError:
     return ValidationError(_at(field_name, error.field), error.reason)
 
 
-def _prepare(event: NewEvent, max_bytes: int, stream: str | None) -> PreparedEvent:
+def _prepare(
+    event: NewEvent, max_bytes: int, stream: str | None, random: bytes | None = None
+) -> PreparedEvent:
     if event.type not in EVENT_TYPES:
         raise ValidationError(
             "type",
@@ -334,13 +339,23 @@ def _prepare(event: NewEvent, max_bytes: int, stream: str | None) -> PreparedEve
     assert isinstance(data, dict)
     # what the event type requires of its data (spec section 1)
     data = validate_data(event.type, data, stream)
-    event_id = _event_id(event.event_id, "event_id")
+    event_id = (
+        _event_id(event.event_id, "event_id") if event.event_id is not None
+        else new_event_id(random)
+    )
     source = _source(event.source, "source")
     metadata = _metadata(event.metadata, "metadata")
     effective_at = _effective_at(event.effective_at, "effective_at")
     # One encoding of each, for the limit (the size of ``[data, source, metadata]``), the
     # content hash and the rows sent to the database.
-    encoded = (canonical_bytes(data), canonical_bytes(source), canonical_bytes(metadata))
+    try:  # canonical_bytes, three times (orjson refuses only integers beyond 64 bits)
+        encoded = (
+            orjson.dumps(data, option=orjson.OPT_SORT_KEYS),
+            orjson.dumps(source, option=orjson.OPT_SORT_KEYS),
+            orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS),
+        )
+    except TypeError:
+        encoded = (canonical_bytes(data), canonical_bytes(source), canonical_bytes(metadata))
     size = len(encoded[0]) + len(encoded[1]) + len(encoded[2]) + 4
     if size > max_bytes:
         raise ValidationError("data", f"event is {size} bytes; the limit is {max_bytes} bytes")
@@ -395,6 +410,8 @@ class Preparing(Sequence[PreparedEvent]):
         self._stream = stream
         self._prepared: list[PreparedEvent] = []
         self._seen: dict[uuid.UUID, int] = {}
+        self._random = b""  # for the ids the ledger gives: drawn from the OS once per batch
+        self._random_at = 0
 
     def __len__(self) -> int:
         return len(self._events)
@@ -418,8 +435,14 @@ class Preparing(Sequence[PreparedEvent]):
         i = len(self._prepared)
         event = self._events[i]
         if type(event) is NewEvent:
+            random = None
+            if event.event_id is None:
+                if self._random_at == len(self._random):
+                    self._random, self._random_at = os.urandom(16 * (len(self._events) - i)), 0
+                random = self._random[self._random_at : self._random_at + 16]
+                self._random_at += 16
             try:
-                prepared = _prepare(event, self._max_bytes, self._stream)
+                prepared = _prepare(event, self._max_bytes, self._stream, random)
             except ValidationError as error:
                 raise _named(error, f"events[{i}]") from None
         else:

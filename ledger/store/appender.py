@@ -10,6 +10,7 @@ retry is, and when an append is retried on a new connection, is below.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import itertools
 from collections.abc import Iterator, Sequence
 
@@ -18,7 +19,7 @@ import psycopg
 from sqlalchemy import Engine
 
 from ..domain.canonical import format_timestamp
-from ..domain.chain import GENESIS_HASH, content_hash_encoded, link_hash_ascii
+from ..domain.chain import CONTENT_FORMAT, GENESIS_HASH, LINK_FORMAT
 from ..domain.envelope import PreparedEvent, RecordedEvent, recorded_event
 from ..domain.errors import DuplicateEvent, VersionConflict
 from .driver_errors import translated
@@ -285,32 +286,33 @@ def _chain(
     raw tab, newline or carriage return, so only the backslash needs doubling); the stream,
     type, id, hashes and times are validated plain ASCII, the times in UTC."""
     recorded_text = format_timestamp(recorded_at)
+    sha256 = hashlib.sha256
     for p in prepared:
-        if p.encoded is None:
-            content = p.content_hash()
-        else:
-            event_id = str(p.event_id)
-            effective_text = format_timestamp(p.effective_at)
-            data, source, metadata = p.encoded
-            content = content_hash_encoded(
-                event_id=event_id,
-                type=p.type,
-                schema_version=p.schema_version,
-                data=data,
-                source=source,
-                metadata=metadata,
-                effective_at=effective_text,
-            )
         position += 1
         version += 1
-        hash_ = link_hash_ascii(
-            position=position,
-            stream=stream,
-            stream_version=version,
-            recorded_at=recorded_text,
-            prev_hash=prev_hash,
-            content=content,
-        )
+        encoded = p.encoded
+        if encoded is None:  # built by hand: the definitions themselves
+            content = p.content_hash()
+        else:  # chain.content_hash_encoded, inline (a test holds the two together)
+            event_id = str(p.event_id)
+            effective_text = format_timestamp(p.effective_at)
+            data, source, metadata = encoded
+            content = sha256(
+                CONTENT_FORMAT
+                % (
+                    data,
+                    effective_text.encode(),
+                    event_id.encode(),
+                    metadata,
+                    p.schema_version,
+                    source,
+                    p.type.encode(),
+                )
+            ).hexdigest()
+        # chain.link_hash_ascii, inline
+        hash_ = sha256(
+            LINK_FORMAT.format(content, position, prev_hash, recorded_text, stream, version).encode()
+        ).hexdigest()
         event = recorded_event(  # p.placed(...), positionally
             position,
             stream,
@@ -326,21 +328,26 @@ def _chain(
             prev_hash,
             hash_,
         )
-        if p.encoded is None:
+        if encoded is None:
             yield event, copy_line(event)
         else:
+            data_text, source_text, metadata_text = (
+                data.decode(),
+                source.decode(),
+                metadata.decode(),
+            )
+            if "\\" in data_text or "\\" in source_text or "\\" in metadata_text:
+                data_text, source_text, metadata_text = (
+                    data_text.replace("\\", "\\\\"),
+                    source_text.replace("\\", "\\\\"),
+                    metadata_text.replace("\\", "\\\\"),
+                )
             yield event, (
                 f"{position}\t{stream}\t{version}\t{event_id}\t{p.type}\t"
-                f"{p.schema_version}\t{_copy_text(data)}\t{_copy_text(source)}\t"
-                f"{_copy_text(metadata)}\t{effective_text}\t"
-                f"{recorded_text}\t{prev_hash}\t{hash_}\n"
+                f"{p.schema_version}\t{data_text}\t{source_text}\t{metadata_text}\t"
+                f"{effective_text}\t{recorded_text}\t{prev_hash}\t{hash_}\n"
             )
         prev_hash = hash_
-
-
-def _copy_text(encoded: bytes) -> str:
-    text = encoded.decode()
-    return text.replace("\\", "\\\\") if "\\" in text else text
 
 
 def _replayed(

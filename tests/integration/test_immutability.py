@@ -203,3 +203,108 @@ def test_a_batch_that_breaks_the_chain_inside_itself_is_refused(
     head = recorded.head()
     assert problem in _raw_insert_two(database, **second)
     assert recorded.head() == head
+
+
+def _insert_rows(database: TestDatabase, rows: list[dict]) -> str | None:
+    """Insert ``rows`` after the head in one statement, bypassing the store; each row names
+    its stream, stream_version and, optionally, position, prev_hash, hash and recorded_at
+    (an SQL expression). Rows chain from the head by default. Returns the refusal, if any."""
+    with psycopg.connect(database.libpq_url) as conn:
+        position, head_hash = conn.execute(
+            "SELECT position, hash FROM events ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        values, params, prev = [], {}, head_hash
+        for i, row in enumerate(rows):
+            row = {
+                "position": position + 1 + i,
+                "prev_hash": prev,
+                "hash": f"{i + 1:064x}",
+                "recorded_at": "clock_timestamp()",
+            } | row
+            prev = row["hash"]
+            values.append(
+                f"(%(position{i})s, %(stream{i})s, %(stream_version{i})s, %(event_id{i})s, "
+                "'ValuationReported', 1, '{}', '{\"title\": \"x\"}', '{}', now(), "
+                f"{row['recorded_at']}, %(prev_hash{i})s, %(hash{i})s)"
+            )
+            params |= {f"{k}{i}": v for k, v in row.items() if k != "recorded_at"}
+            params[f"event_id{i}"] = uuid.uuid4()
+        try:
+            conn.execute(
+                "INSERT INTO events (position, stream, stream_version, event_id, type, "
+                "schema_version, data, source, metadata, effective_at, recorded_at, prev_hash, "
+                f"hash) VALUES {', '.join(values)}",
+                params,
+            )
+        except psycopg.Error as error:
+            return str(error)
+        conn.commit()
+        return None
+
+
+def test_a_batch_of_interleaved_streams_that_continues_each_is_accepted(
+    recorded: EventStore, database: TestDatabase
+) -> None:
+    # entity/openai holds versions 1 and 2; entity/anthropic is new.
+    refusal = _insert_rows(
+        database,
+        [
+            {"stream": "entity/anthropic", "stream_version": 1},
+            {"stream": "entity/openai", "stream_version": 3},
+            {"stream": "entity/anthropic", "stream_version": 2},
+            {"stream": "entity/openai", "stream_version": 4},
+        ],
+    )
+    assert refusal is None
+    assert recorded.head().position == 6
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        # versions of one stream out of position order, both present
+        [
+            {"stream": "entity/openai", "stream_version": 4},
+            {"stream": "entity/openai", "stream_version": 3},
+        ],
+        # the same, with another stream between them
+        [
+            {"stream": "entity/openai", "stream_version": 4},
+            {"stream": "entity/anthropic", "stream_version": 1},
+            {"stream": "entity/openai", "stream_version": 3},
+        ],
+        # a version skipped after another stream's row
+        [
+            {"stream": "entity/anthropic", "stream_version": 1},
+            {"stream": "entity/openai", "stream_version": 4},
+        ],
+        # a second first version of a stream in the batch
+        [
+            {"stream": "entity/anthropic", "stream_version": 1},
+            {"stream": "entity/anthropic", "stream_version": 1},
+        ],
+    ],
+    ids=["backwards", "backwards-interleaved", "skip-after-other-stream", "two-firsts"],
+)
+def test_a_batch_whose_stream_versions_do_not_follow_in_position_order_is_refused(
+    recorded: EventStore, database: TestDatabase, rows: list[dict]
+) -> None:
+    refusal = _insert_rows(database, rows)
+    assert refusal is not None
+    assert "stream_version must follow" in refusal or "events_stream_version_key" in refusal
+    assert recorded.head().position == 2
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["A" * 64, "a" * 63, "a" * 65, "a" * 63 + "\n", "g" * 64, "a" * 32 + " " + "a" * 31, ""],
+    ids=["upper-case", "short", "long", "newline", "not-hex", "space", "empty"],
+)
+@pytest.mark.parametrize("column", ["hash", "prev_hash"])
+def test_a_hash_that_is_not_64_lower_case_hexadecimal_digits_is_refused(
+    recorded: EventStore, database: TestDatabase, column: str, bad: str
+) -> None:
+    refusal = _insert_rows(database, [{"stream": "entity/openai", "stream_version": 3, column: bad}])
+    assert refusal is not None
+    assert f"events_{column}_check" in refusal
+    assert recorded.head().position == 2
