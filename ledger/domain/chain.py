@@ -121,7 +121,9 @@ def link_hash_ascii(
     hashes, ``recorded_at`` already formatted): the bytes are written, not encoded. A test
     holds it to ``link_hash``; ``verify`` recomputes with ``link_hash`` itself."""
     return hashlib.sha256(
-        LINK_FORMAT.format(content, position, prev_hash, recorded_at, stream, stream_version).encode()
+        LINK_FORMAT.format(
+            content, position, prev_hash, recorded_at, stream, stream_version
+        ).encode()
     ).hexdigest()
 
 

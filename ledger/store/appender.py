@@ -311,7 +311,9 @@ def _chain(
             ).hexdigest()
         # chain.link_hash_ascii, inline
         hash_ = sha256(
-            LINK_FORMAT.format(content, position, prev_hash, recorded_text, stream, version).encode()
+            LINK_FORMAT.format(
+                content, position, prev_hash, recorded_text, stream, version
+            ).encode()
         ).hexdigest()
         event = recorded_event(  # p.placed(...), positionally
             position,
@@ -342,10 +344,13 @@ def _chain(
                     source_text.replace("\\", "\\\\"),
                     metadata_text.replace("\\", "\\\\"),
                 )
-            yield event, (
-                f"{position}\t{stream}\t{version}\t{event_id}\t{p.type}\t"
-                f"{p.schema_version}\t{data_text}\t{source_text}\t{metadata_text}\t"
-                f"{effective_text}\t{recorded_text}\t{prev_hash}\t{hash_}\n"
+            yield (
+                event,
+                (
+                    f"{position}\t{stream}\t{version}\t{event_id}\t{p.type}\t"
+                    f"{p.schema_version}\t{data_text}\t{source_text}\t{metadata_text}\t"
+                    f"{effective_text}\t{recorded_text}\t{prev_hash}\t{hash_}\n"
+                ),
             )
         prev_hash = hash_
 

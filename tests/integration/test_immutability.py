@@ -304,7 +304,9 @@ def test_a_batch_whose_stream_versions_do_not_follow_in_position_order_is_refuse
 def test_a_hash_that_is_not_64_lower_case_hexadecimal_digits_is_refused(
     recorded: EventStore, database: TestDatabase, column: str, bad: str
 ) -> None:
-    refusal = _insert_rows(database, [{"stream": "entity/openai", "stream_version": 3, column: bad}])
+    refusal = _insert_rows(
+        database, [{"stream": "entity/openai", "stream_version": 3, column: bad}]
+    )
     assert refusal is not None
     assert f"events_{column}_check" in refusal
     assert recorded.head().position == 2

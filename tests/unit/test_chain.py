@@ -18,9 +18,14 @@ from ledger.domain.chain import (
     ChainVerifier,
     Digest,
     chain_hash,
+    content_hash,
+    content_hash_encoded,
+    link_hash,
+    link_hash_ascii,
 )
 from ledger.domain.envelope import RecordedEvent
 from ledger.domain.errors import ValidationError
+from ledger.domain.event_types import EVENT_TYPES
 
 T0 = dt.datetime(2025, 9, 22, tzinfo=dt.UTC)
 
@@ -182,3 +187,90 @@ def test_a_malformed_digest_is_refused_with_its_format(text: str) -> None:
     with pytest.raises(ValidationError) as info:
         Digest.parse(text)
     assert info.value.field == "digest"
+
+
+# -- the append's fast forms of the two steps, held to the definitions --------------------
+
+
+json_objects = st.dictionaries(st.text(), json_values, max_size=6)
+hex_hashes = st.text("0123456789abcdef", min_size=64, max_size=64)
+slugs = st.from_regex(r"[a-z0-9]{1,8}(-[a-z0-9]{1,8}){0,3}", fullmatch=True)
+
+
+@settings(max_examples=300)
+@given(
+    data=json_objects | st.dictionaries(st.text(), st.integers(2**64, 2**80), max_size=2),
+    source=json_objects,
+    metadata=json_objects,
+    type=st.sampled_from(sorted(EVENT_TYPES)),
+    schema_version=st.integers(1, 2**31),
+    event_id=st.uuids(),
+    effective_at=st.datetimes(timezones=st.timezones()),
+)
+def test_the_content_hash_from_encoded_members_is_the_content_hash(
+    data: dict,
+    source: dict,
+    metadata: dict,
+    type: str,
+    schema_version: int,
+    event_id: uuid.UUID,
+    effective_at: dt.datetime,
+) -> None:
+    expected = content_hash(
+        event_id=event_id,
+        type=type,
+        schema_version=schema_version,
+        data=data,
+        source=source,
+        metadata=metadata,
+        effective_at=effective_at,
+    )
+    assert (
+        content_hash_encoded(
+            event_id=str(event_id),
+            type=type,
+            schema_version=schema_version,
+            data=canonical_bytes(data),
+            source=canonical_bytes(source),
+            metadata=canonical_bytes(metadata),
+            effective_at=format_timestamp(effective_at),
+        )
+        == expected
+    )
+
+
+@settings(max_examples=300)
+@given(
+    position=st.integers(1, 2**63 - 1),
+    kind=st.sampled_from(["entity", "deal"]),
+    slug=slugs,
+    stream_version=st.integers(1, 2**31 - 1),
+    recorded_at=st.datetimes(timezones=st.timezones()),
+    prev_hash=hex_hashes,
+    content=hex_hashes,
+)
+def test_the_link_hash_of_checked_values_is_the_link_hash(
+    position: int,
+    kind: str,
+    slug: str,
+    stream_version: int,
+    recorded_at: dt.datetime,
+    prev_hash: str,
+    content: str,
+) -> None:
+    stream = f"{kind}/{slug}"
+    assert link_hash_ascii(
+        position=position,
+        stream=stream,
+        stream_version=stream_version,
+        recorded_at=format_timestamp(recorded_at),
+        prev_hash=prev_hash,
+        content=content,
+    ) == link_hash(
+        position=position,
+        stream=stream,
+        stream_version=stream_version,
+        recorded_at=recorded_at,
+        prev_hash=prev_hash,
+        content=content,
+    )

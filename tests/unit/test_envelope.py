@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import time
 import uuid
 from decimal import Decimal
 
 import pytest
 
+from ledger.domain.canonical import canonical_bytes
 from ledger.domain.envelope import (
     NewEvent,
+    RecordedEvent,
+    new_event_id,
     prepare,
+    prepare_one,
+    recorded_event,
     validate_expected_version,
     validate_stream,
 )
@@ -182,3 +189,73 @@ def test_expected_version_must_be_a_non_negative_integer(version: object) -> Non
 def test_new_event_defaults_to_schema_version_1_and_no_metadata() -> None:
     event = NewEvent("EntityRenamed", {}, "2025-01-01T00:00:00Z", "cite")
     assert event.schema_version == 1 and dict(event.metadata) == {}
+
+
+# -- what a large append builds its rows from -------------------------------------------------
+
+
+def test_generated_ids_are_time_ordered_version_7_uuids() -> None:
+    before = time.time_ns() // 1_000_000
+    ids = [p.event_id for p in prepare([valuation(event_id=None) for _ in range(200)])]
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids)) == 200
+    for event_id in [*ids, new_event_id(), new_event_id(bytes(10))]:
+        assert event_id.version == 7
+        assert event_id.variant == uuid.RFC_4122
+        assert uuid.UUID(str(event_id)) == event_id
+        assert hash(event_id) == hash(uuid.UUID(str(event_id)))
+    # The first 48 bits are the time in milliseconds: ids sort by when they were made.
+    assert all(before <= i.int >> 80 <= after for i in ids)
+
+
+def test_a_prepared_event_carries_the_canonical_bytes_it_is_hashed_from() -> None:
+    [prepared] = prepare([registered(metadata={"actor": "ana \\ \u00e9"})])
+    assert prepared.encoded == (
+        canonical_bytes(prepared.data),
+        canonical_bytes(prepared.source),
+        canonical_bytes(prepared.metadata),
+    )
+    by_hand = dataclasses.replace(prepared)  # built from fields: no encoding carried
+    assert by_hand.encoded is None
+    assert by_hand == prepared
+    assert by_hand.content_hash() == prepared.content_hash()
+
+
+def test_the_size_limit_counts_the_same_bytes_as_before() -> None:
+    [prepared] = prepare([registered()])
+    size = len(canonical_bytes([prepared.data, prepared.source, prepared.metadata]))
+    prepare([registered()], max_bytes=size)
+    assert "limit" in refusal([registered()], max_bytes=size - 1).reason
+
+
+def test_a_recorded_event_built_slot_by_slot_equals_one_built_by_its_class() -> None:
+    fields = {
+        "position": 3,
+        "stream": "entity/openai",
+        "stream_version": 2,
+        "event_id": uuid.uuid4(),
+        "type": "ValuationReported",
+        "schema_version": 1,
+        "data": {"a": "1"},
+        "source": {"title": "t"},
+        "metadata": {},
+        "effective_at": dt.datetime(2025, 1, 1, tzinfo=dt.UTC),
+        "recorded_at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        "prev_hash": "0" * 64,
+        "hash": "1" * 64,
+    }
+    built = recorded_event(*(fields[f.name] for f in dataclasses.fields(RecordedEvent)))
+    assert built == RecordedEvent(**fields)
+    assert repr(built) == repr(RecordedEvent(**fields))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.position = 4  # type: ignore[misc]
+
+
+def test_an_error_names_the_event_of_a_batch_once() -> None:
+    error = refusal([registered(), registered(source={"url": "ftp://x"})])
+    assert error.field == "events[1].source.url"
+    [prepared] = prepare([registered()])
+    with pytest.raises(ValidationError) as info:
+        prepare_one(registered(effective_at="nope"), "", 1000)
+    assert info.value.field == "effective_at"
+    assert prepared.type == "EntityRegistered"
