@@ -310,3 +310,34 @@ def test_a_hash_that_is_not_64_lower_case_hexadecimal_digits_is_refused(
     assert refusal is not None
     assert f"events_{column}_check" in refusal
     assert recorded.head().position == 2
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        "entity/",
+        "entity/-a",
+        "entity/a-",
+        "entity/a--b",
+        "Entity/a",
+        "fund/a",
+        "entity/a b",
+        "entity/a\n",
+        "deal/a/b",
+        "entitydeal/a",
+    ],
+)
+def test_a_stream_name_outside_the_pattern_is_refused(
+    recorded: EventStore, database: TestDatabase, stream: str
+) -> None:
+    refusal = _insert_rows(database, [{"stream": stream, "stream_version": 1}])
+    assert refusal is not None
+    assert "events_stream_check" in refusal
+    assert recorded.head().position == 2
+
+
+@pytest.mark.parametrize("stream", ["deal/a", "entity/0-b-c9", "deal/x1-y2"])
+def test_a_stream_name_of_the_pattern_is_accepted(
+    recorded: EventStore, database: TestDatabase, stream: str
+) -> None:
+    assert _insert_rows(database, [{"stream": stream, "stream_version": 1}]) is None
