@@ -3,6 +3,10 @@
 ``prepare`` validates a batch before anything touches the database (``Preparing`` validates a
 large one as it streams in, inside the transaction that would write it), so bad input is
 refused whole, with an error naming the field (``events[2].effective_at``) and the reason.
+
+This module holds one concept: an event's envelope from what a caller proposes to what is
+recorded, and the one way between them (ids and fast construction live beside it, in
+``event_ids`` and ``constructors``).
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
-import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,8 +23,10 @@ import orjson
 
 from .canonical import JSONValue, canonical_bytes, format_timestamp, normalise
 from .chain import content_hash, content_hash_encoded
+from .constructors import slot_constructor
 from .errors import ValidationError
 from .event_data import stream_of, validate_data
+from .event_ids import new_event_id
 from .event_types import EVENT_TYPES, MAX_SLUG_LENGTH, MAX_TEXT, STREAM
 
 DEFAULT_MAX_EVENT_BYTES = 64 * 1024
@@ -143,24 +148,14 @@ class RecordedEvent:
     hash: str
 
 
-def _slot_setter(cls: type, fields: Sequence[str]) -> Any:
-    """A positional constructor of a frozen, slotted dataclass that fills its slots directly.
-
-    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for each field, which
-    for a 13-field ``RecordedEvent`` costs more than hashing it; a large append builds one per
-    event. The object is the same (a test compares it with the class's own construction)."""
-    names = [f"v{i}" for i in range(len(fields))]
-    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    scope |= {f"set{i}": cls.__dict__[name].__set__ for i, name in enumerate(fields)}
-    body = "".join(f"    set{i}(obj, v{i})\n" for i in range(len(fields)))
-    exec(f"def build({', '.join(names)}):\n    obj = new(cls)\n{body}    return obj\n", scope)
-    return scope["build"]
-
-
 # RecordedEvent(position, stream, stream_version, event_id, type, schema_version, data, source,
 # metadata, effective_at, recorded_at, prev_hash, hash), positional, in field order.
-recorded_event = _slot_setter(RecordedEvent, [f.name for f in dataclasses.fields(RecordedEvent)])
-_prepared_event = _slot_setter(PreparedEvent, [f.name for f in dataclasses.fields(PreparedEvent)])
+recorded_event = slot_constructor(
+    RecordedEvent, [f.name for f in dataclasses.fields(RecordedEvent)]
+)
+_prepared_event = slot_constructor(
+    PreparedEvent, [f.name for f in dataclasses.fields(PreparedEvent)]
+)
 
 
 def validate_stream(stream: Any, field_name: str = "stream") -> str:
@@ -186,34 +181,6 @@ def validate_expected_version(expected_version: Any) -> int | None:
     if expected_version < 0:
         raise ValidationError("expected_version", "must be 0 (a new stream) or more")
     return expected_version
-
-
-_UUID_INT = uuid.UUID.__dict__["int"].__set__
-_UUID_SAFE = uuid.UUID.__dict__["is_safe"].__set__
-# UUID version 7 (RFC 9562): 48 bits of Unix time in milliseconds, the version (7), 12 random
-# bits, the variant (0b10) and 62 random bits.
-_V7_RANDOM = (1 << 80) - 1
-_V7_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
-_V7_BITS = (0x7 << 76) | (0x2 << 62)
-
-
-def new_event_id(random: bytes | None = None) -> uuid.UUID:
-    """An id for an event whose caller gave none: a version-7 UUID (RFC 9562), its first 48
-    bits the time in milliseconds and 74 of the rest random (from the operating system, or
-    the first 10 bytes of ``random``).
-
-    Why time-ordered: ``events_event_id_key`` is a B-tree, and random (version-4) ids put
-    each event of a batch on a different leaf page -- a thousand pages read, dirtied and,
-    after a checkpoint, written whole into the WAL for a 1,000-event append; ids that grow
-    with time go to the right edge of the index, a few pages per batch (a third less server
-    CPU per large append, docs/performance.md). Made without ``UUID.__init__``'s argument
-    checks, which cost more than the rest; a test checks the result against ``UUID``."""
-    rand = int.from_bytes((random or os.urandom(10))[:10], "big")
-    value = (((time.time_ns() // 1_000_000) << 80) | (rand & _V7_RANDOM)) & _V7_MASK | _V7_BITS
-    made = object.__new__(uuid.UUID)
-    _UUID_INT(made, value)
-    _UUID_SAFE(made, uuid.SafeUUID.unknown)
-    return made
 
 
 def _event_id(value: Any, field_name: str) -> uuid.UUID:
