@@ -26,7 +26,7 @@ predecessor is not recorded at an earlier position (within a batch: the stream's
 in position order; for a stream's first row in the batch: the table).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-03
 """
 
@@ -35,7 +35,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
