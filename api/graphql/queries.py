@@ -10,8 +10,9 @@ takes ``asOf`` and ``knownAt`` (default: the moment the request arrived).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
@@ -108,6 +109,17 @@ AtLeastPosition = Annotated[
 ]
 
 
+async def _basis_first(info: Info, at: At, batch: Callable[..., Any]) -> None:
+    """With ``atLeastPosition``, resolve the basis in the root field itself (by asking ``batch``
+    for no ids), so a refusal (knownAt before that position) names this field's arguments;
+    the nested fields' loaders then read the same basis."""
+    if at.at_least is None:
+        return
+    await info.context.read(
+        batch, [], at.as_of, at.known_at, at_position=at.position, at_least=at.at_least
+    )
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Entities, live legs and exposures at (asOf, knownAt).")
@@ -151,17 +163,7 @@ class Query:
         at_least_position: AtLeastPosition = None,
     ) -> Entity | None:
         at = _at(info, as_of, known_at, basis, at_position, at_least_position)
-        if at.at_least is not None:
-            # Resolve the basis here, so a refusal (knownAt before atLeastPosition) names
-            # this field's arguments; nested fields then read the same basis.
-            await info.context.read(
-                queries.entities,
-                [],
-                at.as_of,
-                at.known_at,
-                at_position=at.position,
-                at_least=at.at_least,
-            )
+        await _basis_first(info, at, queries.entities)
         node = await info.context.nodes.load((str(id), *at.point))
         return Entity.of(node, at) if node else None
 
@@ -215,15 +217,7 @@ class Query:
         at_least_position: AtLeastPosition = None,
     ) -> Deal | None:
         at = _at(info, as_of, known_at, Basis.HEADLINE, at_position, at_least_position)
-        if at.at_least is not None:  # as in ``entity``
-            await info.context.read(
-                queries.deals_by_id,
-                [],
-                at.as_of,
-                at.known_at,
-                at_position=at.position,
-                at_least=at.at_least,
-            )
+        await _basis_first(info, at, queries.deals_by_id)
         found = await info.context.deals.load((str(id), *at.point))
         return Deal.of(found, at) if found else None
 
