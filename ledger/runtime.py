@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from .domain.checkpoint import SigningKey
 from .domain.errors import LedgerError
 from .projections.projector import Projector
 from .settings import Settings
+from .signing import signing_key
 from .store import migrate
 from .store.driver_errors import translated
 from .store.embedded import EmbeddedPostgres
@@ -39,6 +41,8 @@ class Ledger:
     # pool that writes, the projector and the store's reads draw on: so holders can never take
     # the connections those need while they wait for a worker thread (None: share ``engine``).
     snapshot_engine: Engine | None = None
+    # The key that signs checkpoints (LEDGER_CHECKPOINT_KEY_FILE; None: none are issued).
+    signing_key: SigningKey | None = None
 
     @property
     def snapshots(self) -> Engine:
@@ -117,6 +121,7 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
         settings.should_migrate_on_start if migrate_on_start is None else migrate_on_start
     )
     with _server(settings) as (owner_url, app_url), translated():
+        key = signing_key(settings)  # the embedded default makes its own on the first start
         owner_engine = make_engine(owner_url, pool_size=1)
         engine = snapshot_engine = None
         try:
@@ -139,6 +144,7 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
                 engine=engine,
                 store=EventStore(engine, max_event_bytes=settings.max_event_bytes),
                 snapshot_engine=snapshot_engine,
+                signing_key=key,
             )
         finally:
             if snapshot_engine is not None:

@@ -13,10 +13,15 @@ from pathlib import Path
 
 import platformdirs
 
+from .domain.checkpoint import valid_key_name
 from .domain.envelope import DEFAULT_MAX_EVENT_BYTES
 from .domain.errors import ValidationError
 
 APP_NAME = "deal-ledger"
+# The ledger's name unless told (LEDGER_ORIGIN): the checkpoints' origin line and the signing
+# key's name, a schema-less URL as C2SP recommends. A ledger others audit needs its own.
+DEFAULT_ORIGIN = "localhost/deal-ledger"
+EMBEDDED_KEY_FILE = "checkpoint.key"  # in the data directory, made on the first start
 
 # Every variable the ledger reads, with what it means; `ledger config` prints them.
 VARIABLES: dict[str, str] = {
@@ -33,6 +38,8 @@ VARIABLES: dict[str, str] = {
     "LEDGER_LOG_LEVEL": "debug, info, warning or error",
     "LEDGER_STATEMENT_TIMEOUT_MS": "longest a single SQL statement of the service may run (0 = no limit)",
     "LEDGER_READ_WAIT_MS": "longest a read waits for the log or the read models to reach what it needs (then NOT_YET_KNOWN)",
+    "LEDGER_ORIGIN": "the ledger's name: its checkpoints' origin line and its signing key's name",
+    "LEDGER_CHECKPOINT_KEY_FILE": "the checkpoints' Ed25519 signing key (`ledger checkpoint keygen`; default: none, or one made in the data directory when embedded)",
 }
 
 
@@ -70,6 +77,8 @@ class Settings:
     log_level: str = "info"
     statement_timeout_ms: int = 30_000
     read_wait_ms: int = 5_000
+    origin: str = DEFAULT_ORIGIN
+    checkpoint_key_file: Path | None = None
 
     @property
     def embedded(self) -> bool:
@@ -91,6 +100,14 @@ class Settings:
         """A newcomer's embedded ledger starts with the deal web in it; a named server only
         when asked (its ledger is someone's data)."""
         return self.embedded if self.seed_on_start is None else self.seed_on_start
+
+    @property
+    def checkpoint_key_path(self) -> Path | None:
+        """The file of the key that signs checkpoints: the one named, else (embedded only)
+        the one in the data directory, made on the first start; None = no checkpoints."""
+        if self.checkpoint_key_file is not None:
+            return self.checkpoint_key_file
+        return self.data_dir / EMBEDDED_KEY_FILE if self.embedded else None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +149,12 @@ class Settings:
             values["statement_timeout_ms"] = _int("LEDGER_STATEMENT_TIMEOUT_MS", text, 0)
         if text := env.get("LEDGER_READ_WAIT_MS", "").strip():
             values["read_wait_ms"] = _int("LEDGER_READ_WAIT_MS", text, 0)
+        if text := env.get("LEDGER_ORIGIN", "").strip():
+            if not valid_key_name(text):
+                raise ValidationError("LEDGER_ORIGIN", "a name with no spaces and no '+'")
+            values["origin"] = text
+        if text := env.get("LEDGER_CHECKPOINT_KEY_FILE", "").strip():
+            values["checkpoint_key_file"] = Path(text).expanduser()
         role = values.get("app_role", "ledger_app")
         if role and not str(role).replace("_", "a").isalnum():
             raise ValidationError("LEDGER_APP_ROLE", "letters, digits and underscores only")

@@ -14,11 +14,8 @@ import click
 from ..domain.checkpoint import Checkpoint, SigningKey, VerifierKey, open_checkpoint
 from ..domain.errors import ValidationError
 from ..domain.proofs import InclusionProof, parse_proof
-from . import err, fail, translated_errors
-
-# The origin (and key name) keygen uses unless told: a schema-less URL as C2SP recommends. A
-# ledger others audit should be given a name of its own (--origin).
-DEFAULT_ORIGIN = "localhost/deal-ledger"
+from ..signing import SETTING, write_key_file
+from . import err, fail, settings_from_env, translated_errors
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -118,33 +115,33 @@ def checkpoint() -> None:
 )
 @click.option(
     "--origin",
-    default=DEFAULT_ORIGIN,
-    show_default=True,
-    help="The ledger's name: the checkpoints' origin line and the key's name.",
+    help="The ledger's name: the checkpoints' origin line and the key's name "
+    "(default: LEDGER_ORIGIN's value, localhost/deal-ledger unless set).",
 )
 @translated_errors
-def keygen(out: Path, origin: str) -> None:
+def keygen(out: Path, origin: str | None) -> None:
     """Make a new Ed25519 signing key for checkpoints; print its setting line and its public
     key (vkey), the one auditors verify with."""
+    origin = origin or settings_from_env().origin
     key = SigningKey.generate(origin)
     path = out.absolute()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        write_key_file(path, key)
     except FileExistsError:
         fail(f"{path} exists; refusing to overwrite a key", 2)
         return
     except OSError as exc:
         fail(f"cannot write {path}: {exc.strerror}", 2)
         return
-    with os.fdopen(fd, "w") as file:
-        file.write(key.encode() + "\n")
     err.print(
         f"wrote the signing key of {origin} to {path}; keep it secret. "
         "Its setting and its public key:",
         highlight=False,
         soft_wrap=True,
     )
-    click.echo(f"LEDGER_CHECKPOINT_KEY_FILE={path}")
+    click.echo(f"{SETTING}={path}")
+    if origin != settings_from_env().origin:
+        err.print(f"and set LEDGER_ORIGIN={origin}, the key's name", highlight=False)
     click.echo(key.verifier.encode())
 
 

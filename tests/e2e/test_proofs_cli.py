@@ -52,6 +52,20 @@ def test_keygen_names_the_default_origin(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[1].startswith("localhost/deal-ledger+")
 
 
+def test_the_printed_setting_line_is_a_setting_the_ledger_reads(keyed) -> None:
+    out, _, _ = keyed
+    env = ENV | {"LEDGER_CHECKPOINT_KEY_FILE": str(out), "LEDGER_ORIGIN": ORIGIN}
+    result = run_ledger("config", env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_keygen_takes_its_default_origin_from_the_setting(tmp_path: Path) -> None:
+    env = ENV | {"LEDGER_ORIGIN": ORIGIN}
+    result = run_ledger("checkpoint", "keygen", "--out", str(tmp_path / "k"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].startswith(f"{ORIGIN}+")
+
+
 def test_an_inclusion_proof_verifies_and_a_tampered_one_is_refused(keyed, tmp_path: Path) -> None:
     _, key, vkey = keyed
     checkpoint = write(tmp_path / "cp.txt", Checkpoint(ORIGIN, 30, TREE.root(30)).sign(key))

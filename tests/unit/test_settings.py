@@ -46,3 +46,43 @@ def test_a_bad_or_unknown_variable_is_named(name: str, value: str) -> None:
     with pytest.raises(ValidationError) as info:
         Settings.from_env({name: value})
     assert info.value.field == name
+
+
+def test_the_checkpoint_key_is_named_or_made_in_the_embedded_data_directory() -> None:
+    named = Settings.from_env(
+        {"LEDGER_DATABASE_URL": "postgresql://db/l", "LEDGER_CHECKPOINT_KEY_FILE": "/k/key"}
+    )
+    assert named.checkpoint_key_path == Path("/k/key")
+    assert Settings.from_env({"LEDGER_DATABASE_URL": "postgresql://db/l"}).checkpoint_key_path is None
+    embedded = Settings.from_env({"LEDGER_DATA_DIR": "/tmp/x"})
+    assert embedded.checkpoint_key_path == Path("/tmp/x/checkpoint.key")
+    assert embedded.origin == "localhost/deal-ledger"
+
+
+def test_an_origin_with_a_space_or_plus_is_refused_naming_the_setting() -> None:
+    assert Settings.from_env({"LEDGER_ORIGIN": "ledger.example.org/deals"}).origin == (
+        "ledger.example.org/deals"
+    )
+    for bad in ("two words", "a+b"):
+        with pytest.raises(ValidationError) as caught:
+            Settings.from_env({"LEDGER_ORIGIN": bad})
+        assert caught.value.field == "LEDGER_ORIGIN"
+
+
+def test_the_signing_key_is_made_once_when_embedded_and_must_match_the_origin(
+    tmp_path: Path,
+) -> None:
+    from ledger.signing import signing_key
+
+    settings = Settings(data_dir=tmp_path)
+    key = signing_key(settings)
+    assert key is not None and key.name == settings.origin
+    assert signing_key(settings) == key  # read back, not made again
+    assert (tmp_path / "checkpoint.key").stat().st_mode & 0o077 == 0
+    other = Settings(data_dir=tmp_path, origin="ledger.example.org/deals")
+    with pytest.raises(ValidationError) as caught:
+        signing_key(other)
+    assert caught.value.field == "LEDGER_CHECKPOINT_KEY_FILE" and "LEDGER_ORIGIN" in caught.value.reason
+    missing = Settings(database_url="postgresql://db/l", checkpoint_key_file=tmp_path / "none")
+    with pytest.raises(ValidationError, match="keygen"):
+        signing_key(missing)

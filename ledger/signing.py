@@ -1,0 +1,66 @@
+"""The checkpoints' signing key: read from the file ``LEDGER_CHECKPOINT_KEY_FILE`` names, or,
+for the embedded default, from a file in the data directory made on the first start.
+
+The key lives outside the database (docs/proofs.md): whoever can write the database cannot
+sign for the ledger. Its name must be the ledger's origin (``LEDGER_ORIGIN``), so a verifier
+holding the vkey knows which log its checkpoints are of.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .domain.checkpoint import SigningKey
+from .domain.errors import ValidationError
+from .settings import Settings
+
+SETTING = "LEDGER_CHECKPOINT_KEY_FILE"
+
+
+def write_key_file(path: Path, key: SigningKey) -> None:
+    """Write ``key`` to a new file of mode 0600; FileExistsError if there is one already."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(key.encode() + "\n")
+
+
+def read_key_file(path: Path) -> SigningKey:
+    try:
+        lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    except OSError as exc:
+        raise ValidationError(SETTING, f"cannot read {path}: {exc.strerror}") from None
+    if not lines:
+        raise ValidationError(SETTING, f"{path} holds no key")
+    try:
+        return SigningKey.parse(lines[0])
+    except ValidationError as exc:
+        raise ValidationError(SETTING, f"{path}: {exc.reason}") from None
+
+
+def signing_key(settings: Settings) -> SigningKey | None:
+    """The key that signs this ledger's checkpoints (None: no key, so no checkpoints).
+
+    The embedded default makes one in its data directory the first time; a named file must
+    exist (``ledger checkpoint keygen --out FILE`` makes one)."""
+    path = settings.checkpoint_key_path
+    if path is None:
+        return None
+    if settings.checkpoint_key_file is None and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            write_key_file(path, SigningKey.generate(settings.origin))
+        except FileExistsError:
+            pass  # another process on this data directory made it first
+    if not path.exists():
+        raise ValidationError(
+            SETTING, f"{path} does not exist; make one with `ledger checkpoint keygen --out {path}`"
+        )
+    key = read_key_file(path)
+    if key.name != settings.origin:
+        raise ValidationError(
+            SETTING,
+            f"the key in {path} is named {key.name!r}, the ledger's origin (LEDGER_ORIGIN) is "
+            f"{settings.origin!r}: a checkpoint's key is named after its log",
+        )
+    return key
