@@ -39,8 +39,9 @@ def free_port() -> int:
 class Server:
     """``ledger serve`` on a free port; ``start`` returns once uvicorn reports it is listening."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, executable: str = LEDGER) -> None:
         self.args = args
+        self.executable = executable
         self.port = free_port()
         self.env = env
         self.process: subprocess.Popen[str] | None = None
@@ -54,7 +55,7 @@ class Server:
 
     def start(self, timeout: float = 60) -> Server:
         self.process = subprocess.Popen(
-            [LEDGER, "serve", "--port", str(self.port), *self.args],
+            [self.executable, "serve", "--port", str(self.port), *self.args],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
