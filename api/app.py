@@ -9,16 +9,18 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.datastructures import State
+from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import DefineMiddleware
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import Scope
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 
 from api.audit import export
 from api.caching import past_queries_cached
-from api.callers import caller
+from api.callers import caller, caller_of, key_in_payload, presented_key
 from api.dashboard import dashboard
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
@@ -72,10 +74,12 @@ GRAPHIQL_HTML = (STATIC / "graphiql" / "index.html").read_text()
 
 def _graphql_controller(production: bool) -> type:
     # ``state`` and ``headers`` (not ``request``) so that one getter serves both HTTP requests
-    # and websockets (subscriptions), whose connection carries the key in its headers.
+    # and websockets (subscriptions), whose connection carries the key in its headers or, from
+    # a browser, in its connection_init payload (checked then: ``on_ws_connect``).
     async def context(state: State, headers: dict[str, str], scope: Scope) -> Context:
         ledger: Ledger = state.ledger
-        found = await caller(ledger, headers)
+        later = scope["type"] == "websocket" and presented_key(headers) is None
+        found = None if later else await caller(ledger, headers)
         return Context(
             ledger=ledger,
             role=found.role if found else None,
@@ -96,6 +100,20 @@ def _graphql_controller(production: bool) -> type:
         """GraphiQL from the app's own files (api/static/graphiql), never from a CDN."""
 
         graphql_ide_html = GRAPHIQL_HTML
+
+        async def on_ws_connect(self, context: Context) -> Any:
+            """A websocket without a key in its handshake may send one in ``connection_init``;
+            the same rule as headers (``caller_of``), refused with close code 4403."""
+            if context.role is None:
+                try:
+                    found = await caller_of(
+                        context.ledger, key_in_payload(context.connection_params)
+                    )
+                except NotAuthorizedException as exc:
+                    raise ConnectionRejectionError({"message": exc.detail}) from None
+                if found is not None:
+                    context.role, context.actor = found.role, found.name
+            return await super().on_ws_connect(context)
 
     return GraphQLWithLocalIDE
 

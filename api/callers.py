@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from typing import Any
 
 from litestar.exceptions import NotAuthorizedException
 
@@ -20,9 +21,27 @@ def presented_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
+def key_in_payload(payload: object) -> str | None:
+    """A key sent in a websocket's ``connection_init`` payload (a browser's WebSocket cannot
+    set handshake headers): ``{"Authorization": "Bearer <key>"}`` or ``{"X-API-Key": <key>}``,
+    at the top or under ``"headers"`` (as Apollo's and Hasura's clients send it); any case."""
+    if not isinstance(payload, Mapping):
+        return None
+    nested: Any = payload.get("headers")
+    for source in (payload, nested if isinstance(nested, Mapping) else {}):
+        named = {str(k).lower(): v for k, v in source.items() if isinstance(v, str)}
+        if key := presented_key(named):
+            return key
+    return None
+
+
 async def caller(ledger: Ledger, headers: Mapping[str, str]) -> ApiKey | None:
     """The caller's key; None for an anonymous caller where that is allowed (local mode)."""
-    key = presented_key(headers)
+    return await caller_of(ledger, presented_key(headers))
+
+
+async def caller_of(ledger: Ledger, key: str | None) -> ApiKey | None:
+    """The one rule, whichever way the key came (headers, or a websocket's first message)."""
     found = await asyncio.to_thread(key_of, ledger.engine, key) if key else None
     if key and found is None:
         raise NotAuthorizedException("this API key is unknown or revoked")

@@ -213,6 +213,8 @@ class Context(BaseContext, kw_only=True, dict=True):
     production: bool = False
     now: dt.datetime = msgspec.field(default_factory=_now)
     tail: Tail | None = None  # the process's tail of the log, for subscriptions
+    # a websocket's connection_init payload (strawberry sets it), which may carry the key
+    connection_params: dict[str, Any] | None = None
 
     def may(self, action: str) -> bool:
         """May this request's caller do ``action`` (``ledger.auth.may``)?"""

@@ -185,3 +185,44 @@ def test_in_production_a_subscription_needs_an_auditor_key(database: TestDatabas
             asyncio.run(attempt(reader))
         append_elsewhere(env, 40)
         assert asyncio.run(attempt(auditor))[0]["position"] == 1
+
+
+def test_in_production_a_browser_sends_its_key_in_connection_init(database: TestDatabase) -> None:
+    """A browser's WebSocket cannot set handshake headers: the key may come in the
+    connection_init payload instead (as graphql-ws, Apollo and Hasura clients send it)."""
+    env = clean_env(LEDGER_DATABASE_URL=database.libpq_url, LEDGER_ENV="production")
+    reader = create_key(env, "reader")
+    auditor = create_key(env, "auditor")
+    append_elsewhere(env, 40)
+
+    async def first(payload: dict[str, Any]) -> dict[str, Any]:
+        client_transport = WebsocketsTransport(
+            url=ws_url(running),
+            subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
+            init_payload=payload,
+        )
+        async with Client(transport=client_transport) as session:
+            stream = session.subscribe(GraphQLRequest(SUBSCRIBE, variable_values={"after": 0}))
+            result = await asyncio.wait_for(stream.__anext__(), timeout=60)
+            await stream.aclose()
+            return result["eventRecorded"]
+
+    with Server(env) as running:
+        assert asyncio.run(first({"Authorization": f"Bearer {auditor}"}))["position"] == 1
+        assert asyncio.run(first({"headers": {"x-api-key": auditor}}))["position"] == 1
+        with pytest.raises(TransportQueryError, match="needs an auditor's API key"):
+            asyncio.run(first({"Authorization": f"Bearer {reader}"}))
+        for refused in ({}, {"Authorization": "Bearer not-a-key"}):
+            assert asyncio.run(closed_after_init(running, refused)) == 4403
+
+
+async def closed_after_init(server: Server, payload: dict[str, Any]) -> int | None:
+    """The close code the server answers ``connection_init`` with (None: acknowledged)."""
+    async with websockets.connect(ws_url(server), subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
+        try:
+            answer = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
+        except websockets.ConnectionClosed as closed:
+            return closed.rcvd.code if closed.rcvd else None
+        assert answer["type"] == "connection_ack", answer
+        return None
