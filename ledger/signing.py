@@ -8,6 +8,7 @@ holding the vkey knows which log its checkpoints are of.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -48,10 +49,9 @@ def signing_key(settings: Settings) -> SigningKey | None:
         return None
     if settings.checkpoint_key_file is None and not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        try:
+        # Another process on this data directory may make it first: then read that one.
+        with contextlib.suppress(FileExistsError):
             write_key_file(path, SigningKey.generate(settings.origin))
-        except FileExistsError:
-            pass  # another process on this data directory made it first
     if not path.exists():
         raise ValidationError(
             SETTING, f"{path} does not exist; make one with `ledger checkpoint keygen --out {path}`"

@@ -18,6 +18,8 @@ from typing import Any
 
 import psycopg
 
+from ..store import tree
+
 NAME = "read_models"  # the checkpoint's name
 
 # Unqualified names: the rebuild points search_path at a schema of fresh tables.
@@ -30,9 +32,11 @@ TABLES = (
     "rm_deal_legs",
     "rm_tranches",
     "rm_span",
+    "merkle_nodes",
 )
-# Tables the projection upserts into: a rebuild's bare tables keep their keys (ON CONFLICT).
-KEYED = ("projection_checkpoints", "rm_span")
+# Tables the projection upserts into: a rebuild's bare tables keep their keys (ON CONFLICT),
+# and the tree, which reads its peaks back as it grows.
+KEYED = ("projection_checkpoints", "rm_span", "merkle_nodes")
 _RETRACTABLE = ("rm_entities", "rm_valuations", "rm_revenues", "rm_deal_events", "rm_tranches")
 
 _RANGE = "e.position > %(after)s AND e.position <= %(upto)s"
@@ -129,14 +133,16 @@ ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = cloc
 
 
 def apply(cur: psycopg.Cursor[Any], after: int, upto: int) -> None:
-    """Project the events in ``(after, upto]`` and move the checkpoint to ``upto``, in the
-    caller's transaction (so both happen or neither does)."""
+    """Project the events in ``(after, upto]``, grow the Merkle tree to ``upto``
+    (``ledger.store.tree``) and move the checkpoint to ``upto``, in the caller's transaction
+    (so all happen or none does)."""
     params = {"after": after, "upto": upto, "name": NAME}
     for sql in _INSERTS:
         cur.execute(sql, params)
     for table in _RETRACTABLE:
         cur.execute(_RETRACT.format(table=table), params)
     cur.execute(_SPAN, params)
+    tree.extend(cur, upto)
     cur.execute(_CHECKPOINT, params)
 
 
