@@ -53,7 +53,9 @@ def test_the_checkpoint_key_is_named_or_made_in_the_embedded_data_directory() ->
         {"LEDGER_DATABASE_URL": "postgresql://db/l", "LEDGER_CHECKPOINT_KEY_FILE": "/k/key"}
     )
     assert named.checkpoint_key_path == Path("/k/key")
-    assert Settings.from_env({"LEDGER_DATABASE_URL": "postgresql://db/l"}).checkpoint_key_path is None
+    assert (
+        Settings.from_env({"LEDGER_DATABASE_URL": "postgresql://db/l"}).checkpoint_key_path is None
+    )
     embedded = Settings.from_env({"LEDGER_DATA_DIR": "/tmp/x"})
     assert embedded.checkpoint_key_path == Path("/tmp/x/checkpoint.key")
     assert embedded.origin == "localhost/deal-ledger"
@@ -82,7 +84,10 @@ def test_the_signing_key_is_made_once_when_embedded_and_must_match_the_origin(
     other = Settings(data_dir=tmp_path, origin="ledger.example.org/deals")
     with pytest.raises(ValidationError) as caught:
         signing_key(other)
-    assert caught.value.field == "LEDGER_CHECKPOINT_KEY_FILE" and "LEDGER_ORIGIN" in caught.value.reason
+    assert (
+        caught.value.field == "LEDGER_CHECKPOINT_KEY_FILE"
+        and "LEDGER_ORIGIN" in caught.value.reason
+    )
     missing = Settings(database_url="postgresql://db/l", checkpoint_key_file=tmp_path / "none")
     with pytest.raises(ValidationError, match="keygen"):
         signing_key(missing)
