@@ -8,12 +8,15 @@ every ``ledger`` command imports it.
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 from typing import Any
 
 import click
 
 from ledger.cli import err, with_ledger
+from ledger.domain.errors import ValidationError
 from ledger.runtime import Ledger
 
 
@@ -40,6 +43,9 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
     from api.observability import configure_logging
 
     settings = ledger.settings
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    _refuse_if_taken(bind_host, bind_port)
     where = (
         "embedded PostgreSQL in " + str(settings.data_dir)
         if settings.embedded
@@ -58,8 +64,6 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
             )
         for refused in report.refused:
             err.print(f"[yellow]seed line refused[/] {refused}", highlight=False)
-    bind_host = host or settings.host
-    bind_port = settings.port if port is None else port
     err.print(
         f"deal ledger on http://{bind_host}:{bind_port} ({where}, "
         f"head {ledger.store.head().digest}, {workers} worker{'s' if workers > 1 else ''})",
@@ -83,6 +87,27 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
     from api.workers import run_workers
 
     run_workers(ledger, workers, **options)
+
+
+def _refuse_if_taken(host: str, port: int) -> None:
+    """A clear refusal, before the banner, when another process has the port (uvicorn would
+    log a JSON line about errno 98 and exit)."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # uvicorn names a bad host itself
+    for family, kind, proto, _, address in infos[:1]:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise ValidationError(
+                        "--port", f"port {port} is in use; use --port (or LEDGER_PORT)"
+                    ) from None
 
 
 def _exit_normally(signum: int, frame: object) -> None:

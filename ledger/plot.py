@@ -12,11 +12,26 @@ from decimal import Decimal
 from pathlib import Path
 
 from .domain import analysis
+from .domain.errors import ValidationError
 from .domain.views import Graph
 
 CYCLE_COLOUR = "#d62728"
 EDGE_COLOUR = "#7f7f7f"
 NODE_COLOUR = "#9ecae1"
+
+
+def require() -> None:
+    """Refuse a plot at once, before any work, when its libraries are not installed (they
+    live in the ``plot`` extra, not in the plain install)."""
+    from importlib.util import find_spec
+
+    missing = [name for name in ("matplotlib", "networkx") if find_spec(name) is None]
+    if missing:
+        raise ValidationError(
+            "--plot",
+            f"drawing the graph needs {' and '.join(missing)}, which the plain install does "
+            "not bring: pip install 'deal-ledger[plot]'",
+        )
 
 
 def plot(graph: Graph, path: Path, title: str) -> None:

@@ -42,6 +42,25 @@ VARIABLES: dict[str, str] = {
     "LEDGER_CHECKPOINT_KEY_FILE": "the checkpoints' Ed25519 signing key (`ledger checkpoint keygen`; default: none, or one made in the data directory when embedded)",
 }
 
+# The Settings field each variable fills (`ledger config` shows its value in effect).
+FIELDS: dict[str, str] = {
+    "LEDGER_DATABASE_URL": "database_url",
+    "LEDGER_OWNER_DATABASE_URL": "owner_database_url",
+    "LEDGER_APP_ROLE": "app_role",
+    "LEDGER_DATA_DIR": "data_dir",
+    "LEDGER_HOST": "host",
+    "LEDGER_PORT": "port",
+    "LEDGER_MIGRATE_ON_START": "migrate_on_start",
+    "LEDGER_SEED": "seed_on_start",
+    "LEDGER_MAX_EVENT_BYTES": "max_event_bytes",
+    "LEDGER_ENV": "env",
+    "LEDGER_LOG_LEVEL": "log_level",
+    "LEDGER_STATEMENT_TIMEOUT_MS": "statement_timeout_ms",
+    "LEDGER_READ_WAIT_MS": "read_wait_ms",
+    "LEDGER_ORIGIN": "origin",
+    "LEDGER_CHECKPOINT_KEY_FILE": "checkpoint_key_file",
+}
+
 
 def _bool(name: str, text: str) -> bool:
     lowered = text.strip().lower()

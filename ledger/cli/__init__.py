@@ -21,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..domain.errors import LedgerError, ProofRefused, ValidationError
@@ -34,7 +35,8 @@ PLUGINS = "ledger.commands"  # entry point group: commands other packages add to
 
 
 def fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # the message is text, not markup: "pip install 'deal-ledger[plot]'" keeps its brackets
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -65,6 +65,10 @@ def report(
     from .. import queries, reporting
     from ..domain.report import build
 
+    if plot:
+        from ..plot import require
+
+        require()  # before any work: the plain install has no matplotlib
     ledger.projector().run_once()  # answer from up-to-date read models
     basis = basis.upper()
     # One snapshot, one basis (the log's head now, or --at-position) for both graphs.
@@ -86,10 +90,8 @@ def report(
     else:
         reporting.print_tables(result, Console())
     if plot:
-        try:
-            from ..plot import plot as draw
-        except ImportError:  # pragma: no cover - the plot extra is not installed
-            fail("plotting needs matplotlib and networkx: pip install 'deal-ledger[plot]'")
+        from ..plot import plot as draw
+
         title = f"Exposure graph, asOf {as_of.date().isoformat()} ({basis.lower()})"
         draw(graph, Path(plot), title)
         err.print(f"wrote {plot}", highlight=False)

@@ -16,11 +16,33 @@ from . import fail, progress, with_ledger
     "--deals", type=click.IntRange(min=0), default=None, help="How many deals [default: events/10]."
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same history.")
+@click.option(
+    "--into-nonempty",
+    is_flag=True,
+    help="Append even though the ledger already holds events (they mix with the synthetic ones).",
+)
 @with_ledger
-def synth(ledger: Ledger, events: int, entities: int, deals: int | None, seed: int) -> None:
+def synth(
+    ledger: Ledger,
+    events: int,
+    entities: int,
+    deals: int | None,
+    seed: int,
+    into_nonempty: bool,
+) -> None:
     """Append a random, plausible deal web for scale tests (power-law deal counts,
-    amendments, tranches, back-dated corrections, retractions)."""
+    amendments, tranches, back-dated corrections, retractions). Refused on a ledger that
+    already holds events unless --into-nonempty: synthetic events can never be removed."""
     from ..synth import synth as make
+
+    held = ledger.store.head().position
+    if held and not into_nonempty:
+        raise ValidationError(
+            "--into-nonempty",
+            f"this ledger already holds {held:,} events, and synthetic ones can never be "
+            "removed from it; use an empty ledger (a new LEDGER_DATA_DIR or database) or pass "
+            "--into-nonempty",
+        )
 
     bar, advance = progress(events, "appending")
     try:

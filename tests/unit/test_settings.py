@@ -91,3 +91,21 @@ def test_the_signing_key_is_made_once_when_embedded_and_must_match_the_origin(
     missing = Settings(database_url="postgresql://db/l", checkpoint_key_file=tmp_path / "none")
     with pytest.raises(ValidationError, match="keygen"):
         signing_key(missing)
+
+
+def test_every_variable_fills_one_field_and_is_in_the_operations_settings_table() -> None:
+    from dataclasses import fields
+
+    from ledger.settings import FIELDS, VARIABLES
+
+    assert set(FIELDS) == set(VARIABLES)
+    assert set(FIELDS.values()) == {f.name for f in fields(Settings)}
+    operations = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    table = operations[operations.index("## Settings") :]
+    missing = [name for name in VARIABLES if f"| `{name}` |" not in table]
+    assert not missing, f"docs/operations.md's settings table lacks {missing}"
+
+
+def test_the_readme_says_the_browser_tests_need_chromium() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    assert "apt-get install chromium" in readme
