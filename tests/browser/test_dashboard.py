@@ -11,9 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
+from ledger.transfer.seed import seed_path
 from tests.browser.conftest import SCREENSHOTS, only_the_app
 from tests.conftest import TestDatabase, _fresh_database
 from tests.e2e.processes import Server, clean_env, run_ledger
+
+SEED_EVENTS = sum(1 for line in seed_path().open() if line.strip())
 
 VIEWPORT = {"width": 1500, "height": 900}
 # slider moves timed: month ends through 2025 as the web grows, then back and forth
@@ -297,7 +300,7 @@ def test_audit_view_pages_raw_events_and_verifies_the_head(browser: Any, server:
     board.shot("audit")
 
     head = board.page.inner_text("#head-digest")
-    assert head.startswith("67:")
+    assert head.startswith(f"{SEED_EVENTS}:")
     board.page.click("#verify")  # the first time: keeps the head in this browser
     board.page.wait_for_selector("#verify-result .ok")
     board.page.click("#verify")
@@ -307,7 +310,7 @@ def test_audit_view_pages_raw_events_and_verifies_the_head(browser: Any, server:
     board.shot("audit-verified")
 
     # a digest someone kept that the ledger does not hold (same position, another hash)
-    forged = Dashboard(browser, server, f"?digest=67:{'0' * 64}")
+    forged = Dashboard(browser, server, f"?digest={SEED_EVENTS}:{'0' * 64}")
     forged.page.click("[data-tab=audit]")
     forged.page.click("#verify")
     forged.page.wait_for_selector("#verify-result .bad")

@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from ledger.transfer.seed import seed_path
 from tests.conftest import TestDatabase
 from tests.e2e.processes import clean_env, run_ledger
+
+SEED_EVENTS = sum(1 for line in seed_path().open() if line.strip())
 
 
 @pytest.fixture
@@ -63,7 +66,7 @@ def test_the_report_at_a_position_is_what_the_ledger_said_at_that_prefix(
 
     assert exposures("--at-position", "0") == []
     everything = exposures()
-    assert exposures("--at-position", "67") == everything  # the seed's 67 events
+    assert exposures("--at-position", str(SEED_EVENTS)) == everything  # the whole seed
     assert exposures("--at-position", "40") != everything
     too_far = run_ledger("report", "--as-of", "2025-10-31", "--at-position", "99999", env=env)
     assert too_far.returncode != 0 and "99999" in too_far.stderr
