@@ -9,6 +9,7 @@ every ``ledger`` command imports it.
 from __future__ import annotations
 
 import errno
+import os
 import signal
 import socket
 from typing import Any
@@ -74,6 +75,10 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
     # handler turns that into a normal exit so the embedded PostgreSQL is stopped cleanly.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_normally)
+    # Closing the terminal (SIGHUP) shuts down as gracefully as SIGTERM, unless the hangup is
+    # ignored (nohup): the embedded PostgreSQL stops with the last process using it.
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _as_sigterm)
     options: dict[str, Any] = {
         "host": bind_host,
         "port": bind_port,
@@ -108,6 +113,10 @@ def _refuse_if_taken(host: str, port: int) -> None:
                     raise ValidationError(
                         "--port", f"port {port} is in use; use --port (or LEDGER_PORT)"
                     ) from None
+
+
+def _as_sigterm(signum: int, frame: object) -> None:
+    os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown, then _exit_normally
 
 
 def _exit_normally(signum: int, frame: object) -> None:

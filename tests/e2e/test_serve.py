@@ -81,3 +81,52 @@ def test_the_service_projects_events_appended_while_it_runs(
             assert time.monotonic() < deadline, ready
             time.sleep(0.05)
         assert ready["projections"]["read_models"]["checkpoint"] == 1
+
+
+def _postmaster(pgdata: Path) -> int | None:
+    """The pid of the embedded PostgreSQL if it is running, else None."""
+    import psutil
+
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    except FileNotFoundError:
+        return None
+    return pid if psutil.pid_exists(pid) else None
+
+
+def test_after_sighup_and_sigkill_the_next_ctrl_c_still_stops_the_embedded_postgres(
+    tmp_path: Path,
+) -> None:
+    """An unclean exit leaves its pid in the server's list of holders; the next start clears
+    dead holders, so the README's "stops with it" holds again (issue 20, point 8)."""
+    import signal
+
+    data_dir = tmp_path / "data"
+    pgdata = data_dir / "pg18"
+    env = clean_env(LEDGER_DATA_DIR=str(data_dir))
+    for unclean in (signal.SIGHUP, signal.SIGKILL):  # the terminal closed; kill -9
+        server = Server(env).start()
+        assert server.process is not None and _postmaster(pgdata) is not None
+        server.process.send_signal(unclean)
+        server.process.wait(timeout=60)
+    # The SIGKILLed process could not stop it: PostgreSQL is still up, with a dead holder.
+    left_running = _postmaster(pgdata)
+    assert left_running is not None
+    with Server(env) as server:
+        assert httpx.get(f"{server.url}/ready").status_code == 200
+        assert server.process is not None
+        server.process.send_signal(signal.SIGINT)  # Ctrl-C
+        assert server.process.wait(timeout=60) == 0
+    assert _postmaster(pgdata) is None
+    assert not (pgdata / "postmaster.pid").exists()
+
+
+def test_sighup_shuts_serve_down_gracefully_with_its_postgres(tmp_path: Path) -> None:
+    import signal
+
+    data_dir = tmp_path / "data"
+    with Server(clean_env(LEDGER_DATA_DIR=str(data_dir))) as server:
+        assert server.process is not None
+        server.process.send_signal(signal.SIGHUP)
+        assert server.process.wait(timeout=60) == 0
+    assert _postmaster(data_dir / "pg18") is None
