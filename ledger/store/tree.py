@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from ..domain.errors import LedgerError
-from ..domain.merkle import CompactRange, Node, event_leaf_hash
+from ..domain.merkle import CompactRange, Node, leaf_hash
 
 CHUNK = 50_000  # events read per round trip while extending
 
@@ -41,13 +41,14 @@ def subtrees(cur: psycopg.Cursor[Any], nodes: Sequence[Node]) -> dict[Node, byte
     """The hashes of ``nodes`` in one query (a :data:`~ledger.domain.merkle.SubtreeHashes`)."""
     if not nodes:
         return {}
+    # One index probe per node (a join against the list would let the planner scan a level).
     rows = cur.execute(
-        "SELECT n.level, n.index, n.hash FROM merkle_nodes n"
-        " JOIN unnest(%s::smallint[], %s::bigint[]) AS w(level, index)"
-        " ON n.level = w.level AND n.index = w.index",
+        "SELECT w.level, w.index, (SELECT n.hash FROM merkle_nodes n"
+        " WHERE n.level = w.level AND n.index = w.index)"
+        " FROM unnest(%s::smallint[], %s::bigint[]) AS w(level, index)",
         ([n.level for n in nodes], [n.index for n in nodes]),
     ).fetchall()
-    found = {Node(level, index): bytes(h) for level, index, h in rows}
+    found = {Node(level, index): bytes(h) for level, index, h in rows if h is not None}
     missing = [n for n in nodes if n not in found]
     if missing:
         raise TreeBroken(
@@ -56,27 +57,69 @@ def subtrees(cur: psycopg.Cursor[Any], nodes: Sequence[Node]) -> dict[Node, byte
     return found
 
 
+# One round trip reads what growing the tree needs: its size, its peaks (the complete subtree
+# of each set bit b of the size: level b, index size >> b minus one), and the hashes of the
+# events after it. The tree's size is the number of leaves, so the peaks follow from it.
+_READ = """
+WITH s AS (SELECT coalesce(max(index) + 1, 0) AS size FROM merkle_nodes WHERE level = 0)
+SELECT 0 AS kind, s.size AS a, 0::bigint AS b, NULL::bytea AS h FROM s
+UNION ALL
+SELECT 1, -p.level, p.index,  -- largest first; a missing node reads as NULL
+       (SELECT n.hash FROM merkle_nodes n WHERE n.level = p.level AND n.index = p.index)
+  FROM (SELECT bit::smallint AS level, (s.size >> bit) - 1 AS index
+          FROM s CROSS JOIN generate_series(0, 62) AS bit
+         WHERE (s.size >> bit) & 1 = 1) AS p
+UNION ALL
+SELECT 2, e.position, 0, decode(e.hash, 'hex')
+  FROM s JOIN public.events e
+    ON e.position > s.size AND e.position <= least(%(upto)s, s.size + %(chunk)s)
+ORDER BY kind, a
+"""
+_INSERT = (
+    "INSERT INTO merkle_nodes (level, index, hash)"
+    " SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])"
+)
+_COPY_FROM = 1_000  # nodes: past this many, COPY them instead
+
+
+def _write(cur: psycopg.Cursor[Any], completed: list[tuple[Node, bytes]]) -> None:
+    if len(completed) <= _COPY_FROM:
+        cur.execute(
+            _INSERT,
+            (
+                [n.level for n, _ in completed],
+                [n.index for n, _ in completed],
+                [h for _, h in completed],
+            ),
+        )
+        return
+    with cur.copy("COPY merkle_nodes (level, index, hash) FROM STDIN") as copy:
+        for node, h in completed:
+            copy.write_row((node.level, node.index, h))
+
+
 def extend(cur: psycopg.Cursor[Any], upto: int) -> int:
-    """Grow the stored tree to the events at positions up to ``upto``; its new size."""
-    start = size(cur)
-    if start >= upto:
-        return start
-    tree = CompactRange.load(start, lambda nodes: subtrees(cur, nodes))
-    while tree.size < upto:
-        last = min(upto, tree.size + CHUNK)
-        rows = cur.execute(
-            "SELECT position, hash FROM public.events"
-            " WHERE position > %s AND position <= %s ORDER BY position",
-            (tree.size, last),
-        ).fetchall()
+    """Grow the stored tree to the events at positions up to ``upto``; its new size.
+
+    Two round trips per :data:`CHUNK` events: one read (:data:`_READ`), one write."""
+    while True:
+        rows = cur.execute(_READ, {"upto": upto, "chunk": CHUNK}).fetchall()
+        start = int(rows[0][1])
+        peaks = [bytes(h) for kind, _, _, h in rows if kind == 1 and h is not None]
+        if len(peaks) != start.bit_count():
+            raise TreeBroken(f"the tree's table lacks a peak of the tree of {start} leaves")
+        if start >= upto:
+            return start
+        tree = CompactRange(start, peaks)
         completed: list[tuple[Node, bytes]] = []
-        for position, event_hash in rows:
+        for kind, position, _, data in rows:
+            if kind != 2:
+                continue
             if position != tree.size + 1:
                 raise TreeBroken(f"position {tree.size + 1} is missing from the events")
-            completed.extend(tree.append(event_leaf_hash(event_hash)))
-        if tree.size != last:
+            completed.extend(tree.append(leaf_hash(bytes(data))))
+        if tree.size != min(upto, start + CHUNK):
             raise TreeBroken(f"position {tree.size + 1} is missing from the events")
-        with cur.copy("COPY merkle_nodes (level, index, hash) FROM STDIN") as copy:
-            for node, h in completed:
-                copy.write_row((node.level, node.index, h))
-    return tree.size
+        _write(cur, completed)
+        if tree.size >= upto:
+            return tree.size
