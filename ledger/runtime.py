@@ -54,7 +54,9 @@ class Ledger:
     def projector(self, *, batch_size: int = 10_000) -> Projector:
         """The projector of this ledger's read models (one per database works at a time,
         however many are built: see ``Projector``)."""
-        return Projector(self.engine, self.store, batch_size=batch_size)
+        return Projector(
+            self.engine, self.store, batch_size=batch_size, signing_key=self.signing_key
+        )
 
     def shared_settings(self) -> Settings:
         """Settings under which another process (a ``serve --workers`` worker) opens this

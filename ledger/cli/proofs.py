@@ -1,21 +1,27 @@
-"""Proofs without a database: ``ledger verify-proof`` and ``ledger checkpoint keygen``.
+"""Proofs: ``ledger checkpoint``, ``ledger prove``, and two commands that need no database,
+``ledger verify-proof`` and ``ledger checkpoint keygen``.
 
-Neither opens the ledger: an auditor checks a proof with the checkpoint and the public key
-they hold (docs/proofs.md), and the operator makes a signing key before any server runs.
+``verify-proof`` and ``keygen`` never open the ledger: an auditor checks a proof with the
+checkpoint and the public key they hold (docs/proofs.md), and the operator makes a signing
+key before any server runs. ``checkpoint`` and ``prove`` print what the GraphQL fields of SPEC
+section 5 answer, as documents ``verify-proof`` reads.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import click
 
+from .. import queries
 from ..domain.checkpoint import Checkpoint, SigningKey, VerifierKey, open_checkpoint
 from ..domain.errors import ValidationError
 from ..domain.proofs import InclusionProof, parse_proof
+from ..runtime import Ledger, open_ledger
 from ..signing import SETTING, write_key_file
-from . import err, fail, settings_from_env, translated_errors
+from . import err, fail, settings_from_env, translated_errors, with_ledger
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -101,9 +107,99 @@ def verify_proof(
     )
 
 
-@click.group()
-def checkpoint() -> None:
-    """Signed checkpoints of the ledger's Merkle tree (docs/proofs.md)."""
+def _catch_up(ledger: Ledger) -> None:
+    """Project what was appended (which also grows the tree and signs its checkpoint), so the
+    answer covers the log even when no service is running; a service's projector, if one
+    holds the lock, does it instead."""
+    if ledger.signing_key is None:
+        fail(
+            "this ledger issues no checkpoints: set LEDGER_CHECKPOINT_KEY_FILE "
+            "(`ledger checkpoint keygen --out FILE` makes one)",
+            2,
+        )
+    ledger.projector().run_once()
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--size",
+    type=click.IntRange(min=0),
+    help="The checkpoint issued at this tree size (default: the latest).",
+)
+@click.option("--json", "as_json", is_flag=True, help="As GraphQL's ledgerCheckpoint answers it.")
+@click.pass_context
+def checkpoint(ctx: click.Context, size: int | None, as_json: bool) -> None:
+    """Print the ledger's latest signed checkpoint (a C2SP tlog-checkpoint note), or the one
+    issued at --size; keep it, to check proofs against later (docs/proofs.md)."""
+    if ctx.invoked_subcommand is not None:
+        if size is not None or as_json:
+            fail("--size and --json are options of `ledger checkpoint` itself", 2)
+        return
+    _print_checkpoint(size, as_json)
+
+
+@translated_errors
+def _print_checkpoint(size: int | None, as_json: bool) -> None:
+    # Opened here, not by the group: `ledger checkpoint keygen` never opens the ledger.
+    with open_ledger(settings_from_env()) as ledger:
+        _print_issued(ledger, size, as_json)
+
+
+def _print_issued(ledger: Ledger, size: int | None, as_json: bool) -> None:
+    _catch_up(ledger)
+    issued = queries.checkpoint(ledger.engine, size)
+    if issued is None:
+        fail(
+            "no checkpoint has been issued yet"
+            if size is None
+            else f"no checkpoint was issued at tree size {size}"
+        )
+        return
+    if not as_json:
+        click.echo(issued.note, nl=False)
+        return
+    assert ledger.signing_key is not None
+    answer = {
+        "treeSize": issued.tree_size,
+        "rootHash": issued.root_hash.hex(),
+        "note": issued.note,
+        "publicKey": ledger.signing_key.verifier.encode(),
+    }
+    click.echo(json.dumps({"ledgerCheckpoint": answer}, indent=2))
+
+
+@click.command()
+@click.argument("number", metavar="POSITION|TO", type=click.IntRange(min=0), required=False)
+@click.option(
+    "--tree-size",
+    type=click.IntRange(min=0),
+    help="An inclusion proof in the tree of this many events (default: the latest checkpoint's).",
+)
+@click.option(
+    "--consistency",
+    "from_size",
+    type=click.IntRange(min=0),
+    metavar="FROM",
+    help="A consistency proof from the tree of FROM events to that of TO "
+    "(default: the latest checkpoint's).",
+)
+@with_ledger
+def prove(ledger: Ledger, number: int | None, tree_size: int | None, from_size: int | None) -> None:
+    """Print a proof as JSON for `ledger verify-proof`: that the event at POSITION is in the
+    tree (`ledger prove POSITION [--tree-size N]`), or that the tree of TO events extends the
+    tree of FROM (`ledger prove --consistency FROM [TO]`)."""
+    _catch_up(ledger)
+    if from_size is not None:
+        if tree_size is not None:
+            fail("--tree-size is for inclusion proofs; give TO after FROM", 2)
+        proof = queries.consistency(ledger.engine, from_size, number)
+        click.echo(json.dumps(proof.to_json(), indent=2))
+        return
+    if number is None:
+        fail("give the POSITION of an event, or --consistency FROM [TO]", 2)
+        return
+    inclusion = queries.inclusion(ledger.engine, number, tree_size)
+    click.echo(json.dumps(inclusion.to_json(), indent=2))
 
 
 @checkpoint.command("keygen")
@@ -145,4 +241,4 @@ def keygen(out: Path, origin: str | None) -> None:
     click.echo(key.verifier.encode())
 
 
-COMMANDS = (verify_proof, checkpoint)
+COMMANDS = (verify_proof, checkpoint, prove)

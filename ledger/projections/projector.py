@@ -1,7 +1,8 @@
 """The projector: tails the log by position and keeps the read models, exactly once.
 
-Each batch of events and the checkpoint that says it was applied are written in one
-transaction, so a crash re-applies nothing and skips nothing. Several service processes may
+Each batch of events, the Merkle tree grown by them, the signed checkpoint of that tree (when
+the ledger has a signing key) and the checkpoint that says the batch was applied are written
+in one transaction, so a crash re-applies nothing and skips nothing. Several service processes may
 run a projector; a session advisory lock lets exactly one of them work at a time, and the
 others return at once.
 """
@@ -13,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from ..store import EventStore
+from ..domain.checkpoint import SigningKey
+from ..store import EventStore, checkpoints, tree
 from . import statements
 
 PROJECTOR_LOCK_KEY = 0x6C6564676571  # "ledgeq": one projector per database
@@ -40,10 +42,19 @@ class Status:
 
 
 class Projector:
-    def __init__(self, engine: Engine, store: EventStore, *, batch_size: int = 10_000) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        store: EventStore,
+        *,
+        batch_size: int = 10_000,
+        signing_key: SigningKey | None = None,
+    ) -> None:
         self.engine = engine
         self.store = store
         self.batch_size = batch_size
+        # Signs a checkpoint of the tree after each batch (None: no checkpoints are issued).
+        self.signing_key = signing_key
 
     def run_once(self) -> int | None:
         """Apply every event after the checkpoint; the number applied, or None if another
@@ -65,10 +76,18 @@ class Projector:
                         after = statements.checkpoint(cur, lock=True)
                         head = _head(cur)
                         if head <= after:
+                            # Nothing to project; but a key new to this ledger (or a tree
+                            # built by the migration) may not have signed the tree yet.
+                            if self.signing_key is not None and applied == 0:
+                                tree.extend(cur, after)
+                                checkpoints.issue(cur, self.signing_key, after)
+                                conn.commit()
                             conn.rollback()
                             return applied
                         upto = min(head, after + self.batch_size)
                         statements.apply(cur, after, upto)
+                        if self.signing_key is not None:
+                            checkpoints.issue(cur, self.signing_key, upto)
                         cur.execute("SELECT pg_notify(%s, %s)", (PROJECTED_CHANNEL, str(upto)))
                         conn.commit()
                         applied += upto - after

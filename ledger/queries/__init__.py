@@ -2,7 +2,8 @@
 
 One question family per module: ``_snapshot`` (visibility and the read-only transaction),
 ``graph`` (nodes, edges, the exposure graph), ``entities``, ``deals``, ``measures`` (cycles,
-stress), ``series`` (the one family folded from raw events) and ``span``. The API and the CLI
+stress), ``series`` (the one family folded from raw events), ``span`` and ``proofs`` (the
+Merkle tree's checkpoints and proofs). The API and the CLI
 call the functions re-exported here (``from ledger import queries; queries.graph(...)``); each
 takes a ``Source`` first: an engine, or a ``Snapshot`` that several answers share.
 
@@ -17,6 +18,7 @@ from .deals import MAX_PAGE, deal, deals, deals_by_id, deals_of
 from .entities import entity, entity_views
 from .graph import entities, graph
 from .measures import circular_flows, stress_test
+from .proofs import checkpoint, consistency, inclusion
 from .series import series
 from .span import span
 
@@ -27,7 +29,9 @@ __all__ = [
     "Project",
     "Snapshot",
     "Source",
+    "checkpoint",
     "circular_flows",
+    "consistency",
     "deal",
     "deals",
     "deals_by_id",
@@ -36,6 +40,7 @@ __all__ = [
     "entity",
     "entity_views",
     "graph",
+    "inclusion",
     "series",
     "span",
     "stress_test",
