@@ -28,6 +28,7 @@ from api.observability import PROMETHEUS, Metrics, request_context
 from ledger import __version__
 from ledger.projections.follower import Follower
 from ledger.runtime import Ledger, check_schema
+from ledger.signing import published
 from ledger.store.engine import listen_url
 from ledger.store.tail import Tail
 
@@ -63,6 +64,15 @@ def ready(state: State) -> Response[dict[str, object]]:
         },
         status_code=HTTP_200_OK,
     )
+
+
+@get("/.well-known/ledger-key", sync_to_thread=False, media_type="text/plain")
+def ledger_key(state: State) -> Response[str]:
+    """The ledger's verifier keys (C2SP vkey), one a line: the current key first, then the
+    keys it replaced (docs/proofs.md). 404 when the ledger signs no checkpoints."""
+    ledger: Ledger = state.ledger
+    text = published(ledger.signing_key, ledger.retired_keys)
+    return Response(text or "this ledger has no checkpoint key\n", status_code=200 if text else 404)
 
 
 MAX_BODY_BYTES = 256 * 1024  # a GraphQL request, even a large mutation, fits easily
@@ -150,6 +160,7 @@ def create_app(
         route_handlers=[
             health,
             ready,
+            ledger_key,
             _graphql_controller(production),
             Metrics,
             export,

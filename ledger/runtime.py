@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
-from .domain.checkpoint import SigningKey
+from .domain.checkpoint import SigningKey, VerifierKey
 from .domain.errors import LedgerError
 from .projections.projector import Projector
 from .settings import Settings
-from .signing import signing_key
+from .signing import signing_keys
 from .store import migrate
 from .store.driver_errors import translated
 from .store.embedded import EmbeddedPostgres
@@ -43,6 +43,7 @@ class Ledger:
     snapshot_engine: Engine | None = None
     # The key that signs checkpoints (LEDGER_CHECKPOINT_KEY_FILE; None: none are issued).
     signing_key: SigningKey | None = None
+    retired_keys: tuple[VerifierKey, ...] = ()  # vkeys of keys it replaced, newest first
 
     @property
     def snapshots(self) -> Engine:
@@ -123,7 +124,8 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
         settings.should_migrate_on_start if migrate_on_start is None else migrate_on_start
     )
     with _server(settings) as (owner_url, app_url), translated():
-        key = signing_key(settings)  # the embedded default makes its own on the first start
+        # The embedded default makes its own key on the first start.
+        key, retired = signing_keys(settings) or (None, ())
         owner_engine = make_engine(owner_url, pool_size=1)
         engine = snapshot_engine = None
         try:
@@ -147,6 +149,7 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
                 store=EventStore(engine, max_event_bytes=settings.max_event_bytes),
                 snapshot_engine=snapshot_engine,
                 signing_key=key,
+                retired_keys=retired,
             )
         finally:
             if snapshot_engine is not None:

@@ -24,10 +24,12 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 
 from .context import OneSnapshot
 from .errors import LedgerErrors, RefuseNul
 from .mutations import Mutation
+from .proofs import ProofQuery
 from .queries import Query
 from .scalars import DateTime, DecimalScalar
 from .subscriptions import Subscription
@@ -63,7 +65,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         OneSnapshot,
     ]
     return strawberry.Schema(
-        query=Query,
+        query=merge_types("Query", (Query, ProofQuery)),
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={dt.datetime: DateTime, Decimal: DecimalScalar}),
