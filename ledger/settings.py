@@ -37,6 +37,7 @@ VARIABLES: dict[str, str] = {
     "LEDGER_ENV": "local (default) or production",
     "LEDGER_LOG_LEVEL": "debug, info, warning or error",
     "LEDGER_STATEMENT_TIMEOUT_MS": "longest a single SQL statement of the service may run (0 = no limit)",
+    "LEDGER_NATS_URL": "NATS server(s) `ledger relay` publishes the log to (nats://host:4222; unset = none)",
     "LEDGER_READ_WAIT_MS": "longest a read waits for the log or the read models to reach what it needs (then NOT_YET_KNOWN)",
     "LEDGER_ORIGIN": "the ledger's name: its checkpoints' origin line and its signing key's name",
     "LEDGER_CHECKPOINT_KEY_FILE": "the checkpoints' Ed25519 signing key (`ledger checkpoint keygen`; default: none, or one made in the data directory when embedded)",
@@ -59,6 +60,7 @@ FIELDS: dict[str, str] = {
     "LEDGER_READ_WAIT_MS": "read_wait_ms",
     "LEDGER_ORIGIN": "origin",
     "LEDGER_CHECKPOINT_KEY_FILE": "checkpoint_key_file",
+    "LEDGER_NATS_URL": "nats_url",
 }
 
 
@@ -98,6 +100,7 @@ class Settings:
     read_wait_ms: int = 5_000
     origin: str = DEFAULT_ORIGIN
     checkpoint_key_file: Path | None = None
+    nats_url: str | None = None
 
     @property
     def embedded(self) -> bool:
@@ -174,6 +177,8 @@ class Settings:
             values["origin"] = text
         if text := env.get("LEDGER_CHECKPOINT_KEY_FILE", "").strip():
             values["checkpoint_key_file"] = Path(text).expanduser()
+        if url := env.get("LEDGER_NATS_URL", "").strip():
+            values["nats_url"] = url
         role = values.get("app_role", "ledger_app")
         if role and not str(role).replace("_", "a").isalnum():
             raise ValidationError("LEDGER_APP_ROLE", "letters, digits and underscores only")

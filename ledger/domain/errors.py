@@ -84,3 +84,14 @@ class NotYetKnown(LedgerError):
         self.what = what
         at = f"position {position}" if position else "the ledger"
         super().__init__(f"{at} is not {what} yet (reached {reached}); ask again shortly")
+
+
+class RelayRefused(LedgerError):
+    """The relay will not publish: the JetStream stream it was pointed at does not hold this
+    ledger's log (its last sequence is beyond the head, its message at a sequence is not the
+    event at that position, another writer got there first). Publishing on would make the
+    stream diverge from the log, so nothing more is published; the message says what differs."""
+
+
+class BrokerUnavailable(LedgerError):
+    """The message broker (NATS) could not be reached; asking again may work."""
