@@ -16,7 +16,7 @@ the checkpoint.
 Following: the relay LISTENs for ``ledger_appended``, which every append sends as it commits
 (``store.appender``), reads what is new by position (gapless, see ``store.event_store``) and
 publishes it; it does not poll. Behind the head it publishes a batch at a time without waiting
-for each ack (JetStream's async publish), reading the next batch while the acks of the last
+for each ack (replies collected on an inbox of the relay's own), reading the next batch while the acks of the last
 come back. A lost database or broker connection is retried with a back-off, resuming as on a
 start; SIGINT or SIGTERM lets the batch in flight be acknowledged and stops.
 """
@@ -27,13 +27,14 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import nats
 import nats.errors
 import nats.js.errors
+import orjson
 import psycopg
 import structlog
 from nats.js import JetStreamContext
@@ -118,7 +119,9 @@ class Relay:
         """Relay until ``stop``; raises ``RelayRefused`` when the stream is not this log's."""
         nc = await self._connect()
         try:
-            js = nc.jetstream(publish_async_max_pending=self.batch_size)
+            js = nc.jetstream()
+            acks = _Acks(nc)
+            await acks.start()
             try:
                 await self._ensure_stream(js)
             except (
@@ -133,7 +136,7 @@ class Relay:
             backoff = 0.1
             while not self._stopping.is_set():
                 try:
-                    await self._relay(js)
+                    await self._relay(js, acks)
                 except (
                     DatabaseUnavailable,
                     psycopg.OperationalError,
@@ -151,6 +154,8 @@ class Relay:
                     backoff = min(backoff * 2, 5.0)
                 else:
                     backoff = 0.1
+                finally:
+                    acks.forget()
         finally:
             with contextlib.suppress(Exception):
                 await nc.close()
@@ -160,15 +165,14 @@ class Relay:
             log.warning("relay.broker", error=str(exc) or type(exc).__name__)
 
         try:
-            return await nats.connect(
-                self.nats_url,
-                connect_timeout=5,
-                max_reconnect_attempts=-1,  # once connected, ride out a broker restart
-                error_cb=quiet,
+            nc = await nats.connect(
+                self.nats_url, connect_timeout=5, max_reconnect_attempts=1, error_cb=quiet
             )
         except (nats.errors.Error, OSError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             raise BrokerUnavailable(f"cannot reach NATS at {self.nats_url}: {reason}") from exc
+        nc.options["max_reconnect_attempts"] = -1  # once connected, ride out broker restarts
+        return nc
 
     async def _ensure_stream(self, js: JetStreamContext) -> None:
         """Create the stream if it is missing; refuse one that does not take our subjects."""
@@ -186,34 +190,33 @@ class Relay:
                 "it is not a ledger relay's stream (choose another --jetstream or --subject-prefix)"
             )
 
-    async def _relay(self, js: JetStreamContext) -> None:
+    async def _relay(self, js: JetStreamContext, acks: _Acks) -> None:
         """One connection's worth: listen, resume from JetStream's state, catch up, follow."""
         async with await psycopg.AsyncConnection.connect(self.listen_url, autocommit=True) as conn:
             # LISTEN before reading, so an append committed in between still wakes us.
             await conn.execute(f"LISTEN {APPENDED_CHANNEL}")
             self.position = await self._resume(js)
-            notifies = conn.notifies()
             following = False
             while not self._stopping.is_set():
-                await self._catch_up(js)
+                await self._catch_up(acks)
                 if not following:
                     following = True
                     if self.on_following is not None:
                         self.on_following(self.position)
-                if not await self._woken(notifies):
+                if not await self._woken(conn):
                     return
 
-    async def _woken(self, notifies: AsyncIterator[Any]) -> bool:
+    async def _woken(self, conn: psycopg.AsyncConnection[Any]) -> bool:
         """Until an append is notified (True) or the relay is stopped (False)."""
         if self._stopping.is_set():
             return False
-        woken = asyncio.ensure_future(anext(notifies))
+        woken = asyncio.ensure_future(_notified(conn))
         stopped = asyncio.ensure_future(self._stopping.wait())
         done, _ = await asyncio.wait({woken, stopped}, return_when=asyncio.FIRST_COMPLETED)
         for task in (woken, stopped):
             if task not in done:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                with contextlib.suppress(asyncio.CancelledError):
                     await task
         if woken in done:
             woken.result()  # a dropped connection raises here, and is retried by ``run``
@@ -248,13 +251,13 @@ class Relay:
             )
         return last
 
-    async def _catch_up(self, js: JetStreamContext) -> None:
+    async def _catch_up(self, acks: _Acks) -> None:
         """Publish everything after ``self.position``, a batch in flight while the next is read."""
         started, first = time.monotonic(), self.position
         head: int | None = None
         batch = await asyncio.to_thread(self.store.read, self.position, self.batch_size)
         while batch:
-            acks = await self._publish(js, batch)
+            replies = await self._publish(acks, batch)
             more = len(batch) == self.batch_size and not self._stopping.is_set()
             upcoming = (
                 asyncio.ensure_future(
@@ -264,7 +267,7 @@ class Relay:
                 else None
             )
             try:
-                await self._acknowledged(batch, acks)
+                await self._acknowledged(batch, replies)
             finally:
                 if upcoming is not None and self.position != batch[-1].position:
                     upcoming.cancel()
@@ -275,41 +278,97 @@ class Relay:
                 self.on_progress(Progress(self.position, max(head, self.position), rate))
             batch = await upcoming if upcoming is not None else []
 
-    async def _publish(
-        self, js: JetStreamContext, batch: Sequence[RecordedEvent]
-    ) -> list[asyncio.Future[Any]]:
-        acks = []
+    async def _publish(self, acks: _Acks, batch: Sequence[RecordedEvent]) -> list[Reply]:
+        replies = []
         for event in batch:
             headers = {
                 MSG_ID: str(event.event_id),
                 EXPECTED_LAST_SEQUENCE: str(event.position - 1),
             }
-            acks.append(
-                await js.publish_async(self.subject(event), format_recorded(event), headers=headers)
+            inbox, reply = acks.expect(event.position)
+            await acks.nc.publish(
+                self.subject(event), format_recorded(event), reply=inbox, headers=headers
             )
-        return acks
+            replies.append(reply)
+        return replies
 
-    async def _acknowledged(
-        self, batch: Sequence[RecordedEvent], acks: list[asyncio.Future[Any]]
-    ) -> None:
+    async def _acknowledged(self, batch: Sequence[RecordedEvent], replies: list[Reply]) -> None:
         """Wait for a batch's acks; each must put its event at its position."""
-        results = await asyncio.wait_for(asyncio.gather(*acks, return_exceptions=True), ACK_TIMEOUT)
-        for event, ack in zip(batch, results, strict=True):
-            if isinstance(ack, nats.js.errors.APIError) and ack.err_code == WRONG_LAST_SEQUENCE:
+        answers = await asyncio.wait_for(asyncio.gather(*replies), ACK_TIMEOUT)
+        for event, answer in zip(batch, answers, strict=True):
+            error = answer.get("error")
+            if error and error.get("err_code") == WRONG_LAST_SEQUENCE:
                 raise RelayRefused(
                     f"JetStream refused position {event.position:,} for stream "
                     f"{self.jetstream}: its last sequence is not {event.position - 1:,} "
-                    f"({ack.description}); another relay or publisher writes to it"
+                    f"({error.get('description')}); another relay or publisher writes to it"
                 )
-            if isinstance(ack, BaseException):
-                raise ack
-            if ack.duplicate or ack.seq != event.position:
+            if error:
+                raise RelayRefused(
+                    f"JetStream refused position {event.position:,} for stream "
+                    f"{self.jetstream}: {error.get('description') or error}"
+                )
+            if answer.get("duplicate") or answer.get("seq") != event.position:
                 raise RelayRefused(
                     f"JetStream stored event {event.event_id} (position {event.position:,}) "
-                    f"at sequence {ack.seq:,}{' as a duplicate' if ack.duplicate else ''}: "
+                    f"at sequence {answer.get('seq')}"
+                    f"{' as a duplicate' if answer.get('duplicate') else ''}: "
                     f"stream {self.jetstream} does not follow this ledger's log"
                 )
             self.position = event.position
+
+
+Reply = asyncio.Future[dict[str, Any]]
+
+
+async def _notified(conn: psycopg.AsyncConnection[Any]) -> None:
+    """One notification. A generator of its own each time, closed when it ends or is
+    cancelled: a live ``notifies()`` generator holds the connection's lock, and the
+    connection could then never be closed."""
+    async with contextlib.aclosing(conn.notifies(stop_after=1)) as notifies:
+        async for _ in notifies:
+            return
+
+
+class _Acks:
+    """JetStream's answers to the relay's publishes, by position, on an inbox of its own.
+
+    Not nats-py's ``publish_async``: its reply handler *raises* an error answer (a wrong last
+    sequence) inside the subscription's callback instead of setting it on the future, which
+    then never completes (nats-py 2.16). Here every answer, error or ack, resolves its future.
+    """
+
+    def __init__(self, nc: nats.NATS) -> None:
+        self.nc = nc
+        self.prefix = nc.new_inbox()
+        self.waiting: dict[int, Reply] = {}
+
+    async def start(self) -> None:
+        await self.nc.subscribe(f"{self.prefix}.*", cb=self._answered)
+
+    def expect(self, position: int) -> tuple[str, Reply]:
+        """The reply subject for the publish of ``position``, and its answer to come."""
+        reply: Reply = asyncio.get_running_loop().create_future()
+        self.waiting[position] = reply
+        return f"{self.prefix}.{position}", reply
+
+    def forget(self) -> None:
+        """Drop what is still awaited (after a time-out: the relay resumes from the stream)."""
+        for reply in self.waiting.values():
+            reply.cancel()
+        self.waiting.clear()
+
+    async def _answered(self, msg: Any) -> None:
+        reply = self.waiting.pop(int(msg.subject.rsplit(".", 1)[1]), None)
+        if reply is None or reply.done():
+            return
+        if msg.headers and msg.headers.get("Status") == "503":  # no stream takes the subject
+            reply.set_result({"error": {"description": "no JetStream stream answered"}})
+            return
+        try:
+            reply.set_result(orjson.loads(msg.data))
+        except orjson.JSONDecodeError:
+            reply.set_result({"error": {"description": f"unreadable answer {msg.data[:200]!r}"}})
 
 
 __all__ = [

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
+import sys
 import time
 
 import click
+import structlog
 
 from ..runtime import Ledger
 from . import err, fail, with_ledger
@@ -58,6 +61,11 @@ def relay(
     if not url:
         fail("no NATS server named: pass --nats-url or set LEDGER_NATS_URL", 2)
         return
+    level = getattr(logging, ledger.settings.log_level.upper())
+    structlog.configure(  # warnings (a retried connection) on stderr, beside the progress
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+    )
     printed = 0.0
 
     def progress(at: Progress) -> None:
