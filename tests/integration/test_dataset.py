@@ -159,6 +159,10 @@ def _edges(engine, as_of: str, payer: str, payee: str, instrument: str) -> list:
         ("2026-04-09", "meta", "coreweave", "purchase", "meta-coreweave-2025-09", Decimal("35.2")),
         ("2026-04-20", "anthropic", "amazon", "purchase", "amazon-anthropic-2026-04", 100),
         ("2026-04-24", "google", "anthropic", "equity", "google-anthropic-2026-04", 40),
+        ("2026-03-15", "meta", "nebius", "purchase", "meta-nebius-2026-03", None),
+        ("2026-03-16", "meta", "nebius", "purchase", "meta-nebius-2026-03", 27),
+        ("2025-12-01", "nvidia", "synopsys", "equity", "nvidia-synopsys-2025-12", 2),
+        ("2025-10-28", "nvidia", "nokia", "equity", "nvidia-nokia-2025-10", 1),
     ],
 )
 def test_deals_after_october_2025_are_live_from_their_day(
@@ -266,3 +270,29 @@ def test_the_broadcom_link_is_corrected_as_a_correction(
     assert before is not None and "~$10B order Broadcom mentioned" in (before.conditions or "")
     assert after is not None and "Anthropic" in (after.conditions or "")
     assert after.status == "LIVE"
+
+
+def test_anthropic_rents_colossus_1_from_spacex_from_may_2026(seeded: TestDatabase) -> None:
+    assert _edges(seeded.app_engine, "2026-05-05", "anthropic", "spacex", "purchase") == []
+    [edge] = _edges(seeded.app_engine, "2026-05-06", "anthropic", "spacex", "purchase")
+    assert edge.capacity_gw == Decimal("0.3") and edge.amount_usd == 0  # no sourced USD value
+
+
+def test_openai_owes_microsoft_a_revenue_share_from_the_april_2026_amendment(
+    seeded: TestDatabase,
+) -> None:
+    before = _edges(seeded.app_engine, "2026-04-26", "openai", "microsoft", "revenue_share")
+    after = _edges(seeded.app_engine, "2026-04-27", "openai", "microsoft", "revenue_share")
+    assert before == [] and [e.deal_id for e in after] == ["openai-microsoft-2025-10"]
+
+
+def test_softbanks_2026_tranches_are_funded_on_their_days(seeded: TestDatabase) -> None:
+    def funded(as_of: str) -> Decimal:
+        g = queries.graph(seeded.app_engine, day(as_of), LATER, basis="FUNDED")
+        return sum(
+            (e.amount_usd for e in g.edges if e.deal_id == "softbank-openai-2026-02"), Decimal(0)
+        )
+
+    assert funded("2026-03-31") == 0
+    assert funded("2026-04-01") == 10 * B
+    assert funded("2026-07-01") == 20 * B
