@@ -142,9 +142,22 @@ def main() -> None:
 
 def _compose() -> None:
     """Every command group joins ``main`` here, the core's own and then the plugins'."""
-    from . import analysis, chain, config, db, keys, projections, proofs, relay, synth, transfer
+    from . import (
+        analysis,
+        chain,
+        config,
+        db,
+        keys,
+        projections,
+        proofs,
+        relay,
+        synth,
+        transfer,
+        witness,
+    )
 
-    for module in (chain, proofs, db, transfer, analysis, projections, keys, synth, config, relay):
+    modules = (chain, proofs, witness, db, transfer, analysis, projections, keys, synth, config)
+    for module in (*modules, relay):
         for command in module.COMMANDS:
             main.add_command(command)
     for entry in entry_points(group=PLUGINS):

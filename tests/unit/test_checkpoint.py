@@ -380,3 +380,22 @@ def test_flipping_any_bit_of_a_proof_document_is_refused(
         if parsed != proof:
             accepted.append(tampered)
     assert accepted == []
+
+
+def test_a_witness_refuses_a_shrunk_or_rewritten_tree_naming_both_checkpoints() -> None:
+    from ledger.domain.merkle import MemoryTree, leaf_hash
+    from ledger.domain.witness import SplitView, accept
+
+    key = SigningKey.generate("ledger.test/witness-unit")
+    tree = MemoryTree(leaf_hash(bytes([i])) for i in range(5))
+    other = MemoryTree(leaf_hash(bytes([i + 100])) for i in range(5))
+    at = {n: Checkpoint(key.name, n, tree.root(n)) for n in (3, 5)}
+    assert accept(key.verifier, None, at[3].sign(key), None) == at[3]
+    assert accept(key.verifier, at[5], at[5].sign(key), None) == at[5]
+    for shown, reason in (
+        (at[3], "the tree shrank"),
+        (Checkpoint(key.name, 5, other.root()), "different roots"),
+    ):
+        with pytest.raises(SplitView) as caught:
+            accept(key.verifier, at[5], shown.sign(key), None)
+        assert reason in str(caught.value) and str(caught.value).count("5 events, root") >= 1
