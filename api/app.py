@@ -7,17 +7,25 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, get
+from cross_web import HTTPException as StrawberryHTTPException
+from litestar import Litestar, Request, get
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import DefineMiddleware
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
 from litestar.types import Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.litestar import make_graphql_controller
 
+from api import graphql_http
 from api.audit import export
 from api.caching import past_queries_cached
 from api.callers import caller, caller_of, key_in_payload, presented_key
@@ -111,6 +119,17 @@ def _graphql_controller(production: bool) -> type:
 
         graphql_ide_html = GRAPHIQL_HTML
 
+        async def execute_request(
+            self, request: Request[Any, Any, Any], context: Any, root_value: Any
+        ) -> Response[Any]:
+            """GraphQL over HTTP's media types, status codes and JSON refusals
+            (``api.graphql_http``) around Strawberry's answer."""
+            try:
+                response = await self.run(request, context=context, root_value=root_value)
+            except StrawberryHTTPException as exc:
+                return await graphql_http.strawberry_refusal(request, exc)
+            return graphql_http.conformed(request, response)
+
         async def on_ws_connect(self, context: Context) -> Any:
             """A websocket without a key in its handshake may send one in ``connection_init``;
             the same rule as headers (``caller_of``), refused with close code 4403."""
@@ -171,8 +190,14 @@ def create_app(
         on_startup=[start],
         on_shutdown=[stop],
         request_max_body_size=MAX_BODY_BYTES,
+        exception_handlers={
+            HTTP_401_UNAUTHORIZED: graphql_http.unauthorized,
+            HTTP_405_METHOD_NOT_ALLOWED: graphql_http.method_not_allowed,
+            HTTP_413_REQUEST_ENTITY_TOO_LARGE: graphql_http.too_large(MAX_BODY_BYTES),
+        },
         logging_config=None,  # api.observability.configure_logging owns the log format
         middleware=[
+            graphql_http.real_allow_headers,  # type: ignore[list-item]
             request_context,
             PROMETHEUS.middleware,
             # caching types ASGI by hand (no Litestar import), which Litestar's stricter

@@ -33,11 +33,14 @@ from graphql import (
     parse,
 )
 
+from api.graphql_http import response_media_type
 from ledger import __version__
 from ledger.domain.instants import parse_instant
 from ledger.projections.horizon import horizon
 
 IMMUTABLE = "max-age=31536000, immutable"
+NO_STORE = b"no-store"
+VARY = b"Accept, Authorization, X-API-Key"  # what the ETag is made of, besides the URL
 # Root fields whose answer is fixed by (valid time, knowledge time) and their arguments.
 VALID_TIME_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "exposureGraph": ("asOf",),
@@ -126,13 +129,17 @@ def past_queries_cached(app: ASGIApp, production: bool = False) -> ASGIApp:
             return await app(scope, receive, send)
         tag = await _etag_if_final(scope)
         if tag is None:
-            return await app(scope, receive, send)
-        if tag in (_header(scope, b"if-none-match") or "").replace(" ", "").split(","):
+            return await app(scope, receive, _no_store(send))
+        if matches(tag, _header(scope, b"if-none-match")):
             await send(
                 {
                     "type": "http.response.start",
                     "status": 304,
-                    "headers": [(b"etag", tag.encode()), (b"cache-control", control.encode())],
+                    "headers": [
+                        (b"etag", tag.encode()),
+                        (b"cache-control", control.encode()),
+                        (b"vary", VARY),
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": b""})
@@ -141,6 +148,33 @@ def past_queries_cached(app: ASGIApp, production: bool = False) -> ASGIApp:
         return None
 
     return middleware
+
+
+def matches(tag: str, if_none_match: str | None) -> bool:
+    """RFC 9110 section 13.1.2: ``*`` matches any current answer, and the comparison is weak
+    (``W/"x"`` matches ``"x"``: a proxy that compresses a response weakens its ETag)."""
+    if if_none_match is None:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    opaque = tag.removeprefix("W/")
+    return any(
+        candidate.strip().removeprefix("W/") == opaque for candidate in if_none_match.split(",")
+    )
+
+
+def _no_store(send: Any) -> Any:
+    """A GET answer that may change is marked ``no-store``: no cache keeps it."""
+
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(name.lower() == b"cache-control" for name, _ in headers):
+                headers.append((b"cache-control", NO_STORE))
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return sending
 
 
 async def _etag_if_final(scope: Scope) -> str | None:
@@ -171,6 +205,7 @@ async def _etag_if_final(scope: Scope) -> str | None:
         query,
         json.dumps(variables, sort_keys=True) if variables else None,
         operation_name,
+        response_media_type(_header(scope, b"accept")),  # the body's media type follows Accept
     )
 
 
@@ -191,7 +226,13 @@ async def _send_marked(
                 return
             headers = list(start.get("headers", []))
             if start.get("status") == 200 and not _has_errors(body):
-                headers += [(b"etag", tag.encode()), (b"cache-control", control.encode())]
+                headers += [
+                    (b"etag", tag.encode()),
+                    (b"cache-control", control.encode()),
+                    (b"vary", VARY),
+                ]
+            elif not any(name.lower() == b"cache-control" for name, _ in headers):
+                headers.append((b"cache-control", NO_STORE))
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": bytes(body)})
             return

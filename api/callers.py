@@ -44,7 +44,10 @@ async def caller_of(ledger: Ledger, key: str | None) -> ApiKey | None:
     """The one rule, whichever way the key came (headers, or a websocket's first message)."""
     found = await asyncio.to_thread(key_of, ledger.engine, key) if key else None
     if key and found is None:
-        raise NotAuthorizedException("this API key is unknown or revoked")
+        raise NotAuthorizedException(
+            "this API key is unknown or revoked",
+            headers={"WWW-Authenticate": 'Bearer realm="deal-ledger", error="invalid_token"'},
+        )
     if ledger.settings.production and found is None:
         raise NotAuthorizedException(
             "an API key is required: Authorization: Bearer <key> (`ledger keys create`)"

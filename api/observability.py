@@ -164,7 +164,8 @@ class Metrics(PrometheusController):
             body = generate_latest(registry)
         else:
             body = generate_latest(REGISTRY) + generate_latest(_ledger_only(registry, state))
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        # the exposition format's type names its charset already; Litestar would add a second
+        return Response(body, headers={"content-type": CONTENT_TYPE_LATEST})
 
 
 def _ledger_only(registry: CollectorRegistry, state: State) -> CollectorRegistry:

@@ -64,6 +64,33 @@ def test_if_none_match_with_the_etag_is_answered_304_without_a_body(api: Api, se
     assert other.status_code == 200
 
 
+def test_if_none_match_compares_weakly_and_honours_a_star(api: Api, settled: str) -> None:
+    """A proxy that compresses a response weakens its ETag (W/"..."); RFC 9110 section 13.1.2
+    compares If-None-Match weakly, and "*" matches any current answer."""
+    tag = get(api, asOf="2025-01-01", knownAt=settled).headers["etag"]
+    for header in (f"W/{tag}", f'"other", W/{tag}', "*"):
+        again = get(api, {"If-None-Match": header}, asOf="2025-01-01", knownAt=settled)
+        assert again.status_code == 304, header
+        assert again.headers["etag"] == tag and again.content == b""
+    # an answer that may still change is never a 304, not even for "*"
+    moving = get(api, {"If-None-Match": "*"}, asOf="2025-01-01")
+    assert moving.status_code == 200
+
+
+def test_the_etag_follows_the_media_type_the_client_accepts(api: Api, settled: str) -> None:
+    plain = get(api, asOf="2025-01-01", knownAt=settled)
+    spec = get(
+        api,
+        {"Accept": "application/graphql-response+json"},
+        asOf="2025-01-01",
+        knownAt=settled,
+    )
+    assert spec.headers["content-type"].startswith("application/graphql-response+json")
+    assert plain.headers["content-type"].startswith("application/json")
+    assert spec.headers["etag"] != plain.headers["etag"]
+    assert "Accept" in spec.headers["vary"]
+
+
 def test_the_cached_answer_stays_true_after_a_back_dated_correction(api: Api, settled: str) -> None:
     before = get(api, asOf="2025-01-01", knownAt=settled)
     api(VALUE, amount="1")  # recorded now, effective 2024-10-02: changes today's view only
@@ -88,7 +115,8 @@ def test_answers_that_may_change_are_not_marked_cacheable(
 ) -> None:
     response = get(api, **variables)
     assert response.status_code == 200
-    assert "etag" not in response.headers and "cache-control" not in response.headers
+    # no cache may keep an answer that can change (RFC 9111: no-store)
+    assert "etag" not in response.headers and response.headers["cache-control"] == "no-store"
 
 
 def test_errors_and_posts_are_never_marked_cacheable(api: Api, settled: str) -> None:
@@ -99,7 +127,7 @@ def test_errors_and_posts_are_never_marked_cacheable(api: Api, settled: str) -> 
             "{ nosuchfield } }"
         },
     )
-    assert "etag" not in broken.headers
+    assert "etag" not in broken.headers and broken.headers["cache-control"] == "no-store"
     posted = httpx.post(
         f"{api.url}/graphql",
         json={"query": ENTITY, "variables": {"asOf": "2025-01-01", "knownAt": settled}},

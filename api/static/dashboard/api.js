@@ -17,7 +17,10 @@ export async function gql(query, variables = {}, { signal } = {}) {
   const response = await fetch("/graphql", {
     method: "POST", headers, body: JSON.stringify({ query, variables }), signal,
   });
-  if (response.status === 401) throw new NeedsKey((await response.json()).detail || "API key needed");
+  if (response.status === 401) {
+    const refused = await response.json().catch(() => ({}));
+    throw new NeedsKey(refused.errors?.[0]?.message || refused.detail || "API key needed");
+  }
   const body = await response.json();
   if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join("; "));
   return body.data;
