@@ -179,9 +179,7 @@ def too_large(limit: int) -> Callable[[Request[Any, Any, Any], HTTPException], R
     """413 that names the limit (docs/api.md, "Limits")."""
 
     def handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-        message = (
-            f"the request body is larger than the limit of {limit // 1024} KiB ({limit} bytes)"
-        )
+        message = f"the request body is too large: the limit is {limit // 1024} KiB ({limit} bytes)"
         if request.url.path.rstrip("/") == "/graphql":
             return refusal(
                 request.headers.get("accept"), 413, message, "REQUEST_TOO_LARGE", limit=limit
