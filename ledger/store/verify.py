@@ -26,7 +26,10 @@ class TreeCheck:
 
     def describe(self) -> str:
         if self.computed is None:
-            return f"merkle tree of {self.size} events not checked: the chain breaks before"
+            return (
+                f"merkle tree NOT checked: the stored tree holds {self.size} events, "
+                "more than the chain verified"
+            )
         if self.ok:
             return f"merkle tree verified: {self.size} events, root {self.stored.hex()}"
         return (

@@ -68,6 +68,17 @@ def test_the_projector_grows_the_tree_batch_by_batch_to_the_reference_root(
     assert node_count(database) == 2 * ref.size - ref.size.bit_count()
 
 
+def test_the_stored_root_is_pymerkles_root_too(database: TestDatabase, store: EventStore) -> None:
+    from pymerkle import InmemoryTree
+
+    fill(store, entities=3, valuations=6, deals=4)  # 25 events
+    Projector(database.app_engine, store).run_once()
+    independent = InmemoryTree(algorithm="sha256")
+    for h in event_hashes(store):
+        independent.append_entry(bytes.fromhex(h))
+    assert stored_root(database) == (independent.get_size(), independent.get_state())
+
+
 def test_the_rebuild_builds_the_same_tree(database: TestDatabase, store: EventStore) -> None:
     fill(store, entities=5, valuations=10, deals=20)
     Projector(database.app_engine, store).run_once()
