@@ -1,7 +1,10 @@
 // The audit view: raw events of a stream or a recorded-time range, a page at a time, and the
 // ledger's head with a "verify" that checks a kept digest against what the server says now.
+// When the ledger signs checkpoints, "verify" checks Merkle proofs in this browser
+// (merkle.js): the kept checkpoint extends to the new one, the kept digest is in its tree.
 import { gql } from "./api.js";
 import { escape, utc } from "./format.js";
+import { checkConsistency, checkInclusion, checkSignature, hex, leafHash, parseNote, unhex } from "./merkle.js";
 
 const clip = (text, n = 70) => (text.length > n ? `${text.slice(0, n - 1)}…` : text);
 const effective = (iso) => (iso.endsWith("T00:00:00Z") ? iso.slice(0, 10) : utc(iso));
@@ -14,6 +17,11 @@ const DEAL_HISTORY = `query DealHistory($id: ID!) { deal(id: $id) { history { ${
 const HEAD = "{ ledgerHead { position hash recordedAt digest } }";
 const AT = "query At($p: Int!) { events(fromPosition: $p, toPosition: $p, first: 1) { edges { node { hash } } } }";
 const KEPT = "ledger-kept-digest";
+const KEPT_CHECKPOINT = "ledger-kept-checkpoint"; // the signed note last verified here
+const KEPT_KEY = "ledger-kept-key"; // the vkey first seen (trust on first use)
+const CHECKPOINT = "{ ledgerCheckpoint { treeSize rootHash note publicKey } }";
+const CONSISTENCY = "query C($m: Int!, $n: Int!) { consistencyProof(fromSize: $m, toSize: $n) { fromSize toSize hashes } }";
+const INCLUSION = "query I($p: Int!, $n: Int!) { inclusionProof(position: $p, treeSize: $n) { leafIndex treeSize leafHash hashes } }";
 
 function sourceLink(source) {
   const url = source?.url && /^https?:\/\//.test(source.url) ? source.url : null;
@@ -85,6 +93,11 @@ export class Audit {
     const head = await this.head();
     const kept = this.kept();
     const say = (cls, text) => { out.innerHTML = `<span class="${cls}">${text}</span>`; };
+    const checkpoint = (await gql(CHECKPOINT)).ledgerCheckpoint;
+    if (checkpoint) {
+      const [p, h] = kept ? [Number(kept.split(":")[0]), kept.split(":")[1]] : [0, ""];
+      return this.verifyProofs(checkpoint, head, p, h, say);
+    }
     if (!kept) {
       localStorage.setItem(KEPT, head.digest);
       return say("ok", `Kept ${escape(head.digest.slice(0, 20))}… in this browser: verify later to see it still holds.`);
@@ -101,5 +114,42 @@ export class Audit {
     if (found !== hash) return say("bad", `✗ event ${position} no longer has the kept hash: the history differs.`);
     localStorage.setItem(KEPT, head.digest);
     say("ok", `✓ ${head.position - position} event(s) appended since the kept digest; event ${position} still has the kept hash. Kept the new head.`);
+  }
+
+  /** The proofs, checked here: the note's signature by the key kept in this browser, the
+   * consistency of the kept checkpoint with the new one, the kept digest's inclusion. */
+  async verifyProofs(checkpoint, head, position, hash, say) {
+    const note = parseNote(checkpoint.note);
+    const size = checkpoint.treeSize;
+    if (!note || note.size !== size || note.root.length !== 32) return say("bad", "✗ note: the checkpoint is malformed.");
+    const key = localStorage.getItem(KEPT_KEY) || checkpoint.publicKey;
+    const signed = await checkSignature(checkpoint.note, key);
+    if (signed && signed !== "unsupported") return say("bad", `✗ ${escape(signed)} (key ${escape(key.split("+").slice(0, 2).join("+"))}).`);
+    localStorage.setItem(KEPT_KEY, key);
+    const done = [signed ? "signature not checked (no Ed25519 in this browser)" : "signature ✓"];
+    const keptNote = localStorage.getItem(KEPT_CHECKPOINT);
+    const old = keptNote && parseNote(keptNote);
+    if (old && old.size > 0) {
+      if (old.size > size) return say("bad", `✗ treeSize: the ledger's tree (${size}) is smaller than the kept checkpoint's (${old.size}).`);
+      const proof = old.size === size ? { hashes: [] } : (await gql(CONSISTENCY, { m: old.size, n: size })).consistencyProof;
+      const failed = await checkConsistency(old.size, size, proof.hashes, old.root, note.root);
+      if (failed) return say("bad", `✗ ${escape(failed)}: the tree of ${size} does not extend the kept tree of ${old.size}.`);
+      done.push(`tree of ${size} extends the kept ${old.size} ✓`);
+    }
+    if (position >= 1 && position <= size) {
+      const proof = (await gql(INCLUSION, { p: position, n: size })).inclusionProof;
+      const leaf = await leafHash(unhex(hash));
+      if (proof.leafHash !== hex(leaf)) {
+        return say("bad", `✗ leafHash: event ${position} is not the kept event (hash ${escape(hash.slice(0, 12))}…).`);
+      }
+      const failed = await checkInclusion(proof.leafIndex, proof.treeSize, leaf, proof.hashes, note.root);
+      if (failed) return say("bad", `✗ ${escape(failed)}: event ${position} is not proven in the tree of ${size}.`);
+      done.push(`event ${position} in it ✓`);
+    } else if (position > size) {
+      done.push(`event ${position} is not in a checkpoint yet`);
+    }
+    localStorage.setItem(KEPT_CHECKPOINT, checkpoint.note);
+    localStorage.setItem(KEPT, head.digest);
+    say("ok", `✓ verified in this browser: ${done.join("; ")}. Kept checkpoint ${size}.`);
   }
 }
