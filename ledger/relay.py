@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -252,31 +253,41 @@ class Relay:
         return last
 
     async def _catch_up(self, acks: _Acks) -> None:
-        """Publish everything after ``self.position``, a batch in flight while the next is read."""
+        """Publish everything after ``self.position``: while a batch is published the next is
+        read, and the acks of the one before come back (two batches in flight at most)."""
         started, first = time.monotonic(), self.position
         head: int | None = None
+        in_flight: deque[tuple[list[RecordedEvent], list[Reply]]] = deque()
         batch = await asyncio.to_thread(self.store.read, self.position, self.batch_size)
-        while batch:
-            replies = await self._publish(acks, batch)
-            more = len(batch) == self.batch_size and not self._stopping.is_set()
-            upcoming = (
-                asyncio.ensure_future(
-                    asyncio.to_thread(self.store.read, batch[-1].position, self.batch_size)
-                )
-                if more
-                else None
-            )
-            try:
-                await self._acknowledged(batch, replies)
-            finally:
-                if upcoming is not None and self.position != batch[-1].position:
-                    upcoming.cancel()
-            if self.on_progress is not None and (more or head is not None):
-                if head is None:
-                    head = (await asyncio.to_thread(self.store.head)).position
-                rate = (self.position - first) / max(time.monotonic() - started, 1e-9)
-                self.on_progress(Progress(self.position, max(head, self.position), rate))
-            batch = await upcoming if upcoming is not None else []
+        reading: asyncio.Future[list[RecordedEvent]] | None = None
+        try:
+            while batch:
+                more = len(batch) == self.batch_size and not self._stopping.is_set()
+                if more:
+                    after = batch[-1].position
+                    reading = asyncio.ensure_future(
+                        asyncio.to_thread(self.store.read, after, self.batch_size)
+                    )
+                in_flight.append((batch, await self._publish(acks, batch)))
+                if len(in_flight) > 1:
+                    await self._acknowledged(*in_flight.popleft())
+                if self.on_progress is not None and (more or head is not None):
+                    if head is None:
+                        head = (await asyncio.to_thread(self.store.head)).position
+                    self._report(first, started, head)
+                batch, reading = (await reading if reading is not None else []), None
+            while in_flight:
+                await self._acknowledged(*in_flight.popleft())
+        finally:
+            if reading is not None:
+                reading.cancel()
+        if head is not None:  # a long catch-up: say where it ended
+            self._report(first, started, head)
+
+    def _report(self, first: int, started: float, head: int) -> None:
+        if self.on_progress is not None:
+            rate = (self.position - first) / max(time.monotonic() - started, 1e-9)
+            self.on_progress(Progress(self.position, max(head, self.position), rate))
 
     async def _publish(self, acks: _Acks, batch: Sequence[RecordedEvent]) -> list[Reply]:
         replies = []

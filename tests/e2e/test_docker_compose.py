@@ -134,9 +134,24 @@ def resolve(group: click.Group, argv: list[str]) -> click.Command:
 # --- (a) the compose file --------------------------------------------------------------
 
 
+def default_services() -> set[str]:
+    """What `docker compose up` starts: the services in no profile."""
+    return {name for name, svc in compose()["services"].items() if not svc.get("profiles")}
+
+
+def ledger_services() -> dict[str, dict[str, Any]]:
+    """Every service that runs the ledger's image, in any profile."""
+    ledger = service("ledger")
+    return {
+        name: svc
+        for name, svc in compose()["services"].items()
+        if svc.get("image") == ledger["image"] or "build" in svc
+    }
+
+
 def test_compose_file_defines_the_database_and_the_service_with_a_persistent_volume() -> None:
     spec = compose()
-    assert set(spec["services"]) == {"postgres", "ledger"}
+    assert default_services() == {"postgres", "ledger"}
     postgres = service("postgres")
     assert postgres["image"] == "postgres:18"
     assert "pgdata" in (spec.get("volumes") or {})
@@ -180,10 +195,12 @@ def test_service_database_urls_point_at_the_compose_database_as_its_owner() -> N
 
 
 def test_compose_configures_the_service_only_through_known_settings() -> None:
-    env = environment(service("ledger"))
-    assert env, "the ledger service has no environment"
-    unknown = sorted(set(env) - set(VARIABLES))
-    assert not unknown, f"not in ledger.settings.VARIABLES: {unknown}"
+    for name, svc in ledger_services().items():
+        env = environment(svc)
+        assert env, f"the {name} service has no environment"
+        unknown = sorted(set(env) - set(VARIABLES))
+        assert not unknown, f"{name}: not in ledger.settings.VARIABLES: {unknown}"
+        Settings.from_env(dockerfile_env() | env)  # and with values the settings accept
     # Nothing is interpolated from the host either: what the file says is what runs.
     assert "${" not in COMPOSE.read_text()
 
@@ -212,6 +229,34 @@ def test_settings_accept_the_containers_environment_and_act_as_the_restricted_ro
 def test_compose_command_resolves_to_the_serve_command_of_the_cli() -> None:
     command = resolve(main, words(service("ledger")["command"]))
     assert command is main.commands["serve"]
+
+
+def test_every_ledger_service_runs_a_command_of_the_cli() -> None:
+    for name, svc in ledger_services().items():
+        assert resolve(main, words(svc["command"])), name
+
+
+# --- (c2) the cluster profile: NATS with JetStream and the relay -------------------------
+
+
+def test_the_cluster_profile_runs_nats_with_jetstream_and_the_relay_into_it() -> None:
+    nats, relay = service("nats"), service("relay")
+    assert "cluster" in nats["profiles"] and "cluster" in relay["profiles"]
+    assert nats["image"] == "nats:2" and "-js" in words(nats["command"])
+    store = words(nats["command"])[words(nats["command"]).index("-sd") + 1]
+    assert any(str(v).endswith(f":{store}") for v in nats["volumes"]), "JetStream data is lost"
+    assert resolve(main, words(relay["command"])) is main.commands["relay"]
+    assert relay["image"] == service("ledger")["image"]  # built by the ledger service
+    env = environment(relay)
+    settings = Settings.from_env(dockerfile_env() | env)
+    assert settings.nats_url is not None
+    nats_url = make_url(settings.nats_url.replace("nats://", "postgresql://", 1))
+    assert (nats_url.host, nats_url.port) == ("nats", 4222)
+    database = make_url(env["LEDGER_DATABASE_URL"])
+    assert database.host == "postgres" and settings.app_role == "ledger_app"
+    assert not settings.should_migrate_on_start  # the ledger service migrates; the relay reads
+    assert relay["depends_on"]["ledger"]["condition"] == "service_healthy"
+    assert relay["healthcheck"] == {"disable": True}  # the image's probe is serve's /health
 
 
 def test_image_default_command_resolves_to_the_serve_command_of_the_cli() -> None:

@@ -182,10 +182,13 @@ def test_a_relay_killed_mid_catch_up_resumes_with_no_gap_and_no_duplicate(
     assert head // 10 <= killed_at < head, "the relay finished before it was killed"
 
     store.append("entity/after", [registered("after"), valuation("1000", "after")])
+    resumed_head = store.head().position
     with RelayProcess(database, broker) as relay:
         relay.wait_for("following the log")
         assert relay.stop(signal.SIGINT) == 0
-    assert last_sequence(broker.url) == store.head().position
+    # Catching up a long way, it says how far it is.
+    assert f"relayed position {resumed_head:,} of {resumed_head:,}" in "".join(relay.output)
+    assert last_sequence(broker.url) == resumed_head
     messages = read_stream(broker.url)
     assert len({m.headers["Nats-Msg-Id"] for m in messages}) == len(messages)
     assert_stream_is_the_log(messages, store)
