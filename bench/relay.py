@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import json
 import os
 import platform
@@ -172,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 text=True,
                 check=False,
             ).stdout.strip(),
-            "nats_py": nats.__version__ if hasattr(nats, "__version__") else "?",
+            "nats_py": importlib.metadata.version("nats-py"),
         }
         print(json.dumps(results["median_events_per_second"]), results["relay_over_publish_async"])
         out = ROOT / "bench" / "results"

@@ -17,6 +17,7 @@ from pathlib import Path
 import nats
 import orjson
 import pytest
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from ledger.domain.jsonl import format_recorded
 from ledger.store import EventStore
@@ -192,6 +193,33 @@ def test_a_relay_killed_mid_catch_up_resumes_with_no_gap_and_no_duplicate(
     messages = read_stream(broker.url)
     assert len({m.headers["Nats-Msg-Id"] for m in messages}) == len(messages)
     assert_stream_is_the_log(messages, store)
+
+    # A consumer resumes as docs/scale-out.md says: from its last position + 1.
+    async def resume_after(last: int, count: int) -> list[int]:
+        nc = await nats.connect(broker.url)
+        try:
+            config = ConsumerConfig(
+                deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=last + 1
+            )
+            sub = await nc.jetstream().subscribe(
+                "ledger.>", stream="LEDGER", durable="docs-consumer", config=config
+            )
+            positions = []
+            async for msg in sub.messages:
+                event = orjson.loads(msg.data)
+                assert msg.metadata.sequence.stream == event["position"] == last + 1
+                last = event["position"]
+                positions.append(last)
+                await msg.ack()
+                if len(positions) == count:
+                    return positions
+            raise AssertionError("the subscription ended")
+        finally:
+            await nc.close()
+
+    count = min(100, resumed_head - killed_at)
+    resumed = asyncio.run(asyncio.wait_for(resume_after(killed_at, count), 60))
+    assert resumed == list(range(killed_at + 1, killed_at + count + 1))
 
 
 def test_a_stream_ahead_of_the_log_is_refused_and_nothing_published(
