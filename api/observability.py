@@ -31,8 +31,10 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from ledger import queries
 
 log = structlog.get_logger("ledger.http")
 
@@ -131,8 +133,20 @@ class LedgerCollector(Collector):
     def __init__(self, state: State) -> None:
         self.state = state
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         ledger = self.state.ledger
+        if ledger.read_primary is not None:
+            served = CounterMetricFamily(
+                "ledger_standby_answers",
+                "Snapshots of questions asked of the read URL, by where they were answered "
+                "(this process): standby, primary (the standby was behind), standby_alone "
+                "(the primary was unreachable).",
+                labels=["served"],
+            )
+            counters = queries.standby_counters()
+            for label, value in counters.items():
+                served.add_metric([label], value)
+            yield served
         try:
             status = ledger.projector().status()
         except Exception:  # an unreachable database shows as missing gauges, and in /ready

@@ -19,6 +19,7 @@ import click
 from ledger.cli import err, with_ledger
 from ledger.domain.errors import ValidationError
 from ledger.runtime import Ledger
+from ledger.store.engine import display_url
 
 
 @click.command()
@@ -50,7 +51,7 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
     where = (
         "embedded PostgreSQL in " + str(settings.data_dir)
         if settings.embedded
-        else ("PostgreSQL at " + ledger.engine.url.render_as_string(hide_password=True))
+        else ("PostgreSQL at " + display_url(ledger.engine))
     )
     if settings.should_seed_on_start:
         from ledger.transfer.seed import load_seed

@@ -23,7 +23,7 @@ from .signing import signing_keys
 from .store import migrate
 from .store.driver_errors import translated
 from .store.embedded import EmbeddedPostgres
-from .store.engine import make_engine
+from .store.engine import libpq_url, make_engine
 from .store.event_store import EventStore
 
 
@@ -49,6 +49,12 @@ class Ledger:
     def snapshots(self) -> Engine:
         return self.snapshot_engine or self.engine
 
+    @property
+    def read_primary(self) -> Engine | None:
+        """Where a question served by a standby takes its basis (``queries._standby``); None
+        when questions are served where the appends are."""
+        return self.engine if self.settings.read_database_url else None
+
     def schema_revision(self) -> str | None:
         return migrate.current_revision(self.engine)
 
@@ -64,8 +70,7 @@ class Ledger:
         same database as it is now: already started, migrated and seeded, so it does none
         of that again. An embedded server is named by its URL, so the worker connects to it
         rather than starting one of its own."""
-        owner = self.owner_engine.url.set(drivername="postgresql")
-        owner_url = owner.render_as_string(hide_password=False)
+        owner_url = libpq_url(self.owner_engine)
         return dataclasses.replace(
             self.settings,
             database_url=owner_url if self.settings.embedded else self.settings.database_url,
@@ -137,10 +142,13 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
                 statement_timeout_ms=settings.statement_timeout_ms,
             )
             check_schema(engine)
+            # Questions may be served by standbys (LEDGER_READ_DATABASE_URL); their basis is
+            # still taken where the appends are (``queries._standby``).
             snapshot_engine = make_engine(
-                app_url,
+                settings.read_database_url or app_url,
                 app_role=settings.app_role or None,
                 statement_timeout_ms=settings.statement_timeout_ms,
+                setting="LEDGER_READ_DATABASE_URL" if settings.read_database_url else "LEDGER_DATABASE_URL",
             )
             yield Ledger(
                 settings=settings,

@@ -26,6 +26,7 @@ EMBEDDED_KEY_FILE = "checkpoint.key"  # in the data directory, made on the first
 # Every variable the ledger reads, with what it means; `ledger config` prints them.
 VARIABLES: dict[str, str] = {
     "LEDGER_DATABASE_URL": "PostgreSQL URL the service uses; unset = start the embedded server",
+    "LEDGER_READ_DATABASE_URL": "PostgreSQL URL questions are served from, e.g. standbys with target_session_attrs=prefer-standby (default: LEDGER_DATABASE_URL)",
     "LEDGER_OWNER_DATABASE_URL": "URL of the schema owner, for `ledger db upgrade` (default: LEDGER_DATABASE_URL)",
     "LEDGER_APP_ROLE": "role the service acts as, with only SELECT and INSERT on events ('' = none)",
     "LEDGER_DATA_DIR": "where the embedded PostgreSQL keeps its data (default: the user data directory)",
@@ -87,6 +88,7 @@ def _int(name: str, text: str, minimum: int) -> int:
 class Settings:
     database_url: str | None = None
     owner_database_url: str | None = None
+    read_database_url: str | None = None
     app_role: str = "ledger_app"
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir(APP_NAME)))
     host: str = "127.0.0.1"
@@ -143,6 +145,8 @@ class Settings:
         values: dict[str, object] = {}
         if url := env.get("LEDGER_DATABASE_URL", "").strip():
             values["database_url"] = url
+        if url := env.get("LEDGER_READ_DATABASE_URL", "").strip():
+            values["read_database_url"] = url
         if url := env.get("LEDGER_OWNER_DATABASE_URL", "").strip():
             values["owner_database_url"] = url
         if "LEDGER_APP_ROLE" in env:
@@ -179,6 +183,10 @@ class Settings:
             values["checkpoint_key_file"] = Path(text).expanduser()
         if url := env.get("LEDGER_NATS_URL", "").strip():
             values["nats_url"] = url
+        if "read_database_url" in values and "database_url" not in values:
+            raise ValidationError(
+                "LEDGER_READ_DATABASE_URL", "needs LEDGER_DATABASE_URL (the embedded server has no standbys)"
+            )
         role = values.get("app_role", "ledger_app")
         if role and not str(role).replace("_", "a").isalnum():
             raise ValidationError("LEDGER_APP_ROLE", "letters, digits and underscores only")

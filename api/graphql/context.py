@@ -155,8 +155,10 @@ class _RequestSnapshot:
         wait: float,
         reflected: Reflected,
         project: queries.Project | None = None,
+        primary: Engine | None = None,
     ) -> None:
         self.engine = engine
+        self.primary = primary
         self.at_least = at_least
         self.wait = wait
         self.project = project
@@ -175,7 +177,11 @@ class _RequestSnapshot:
                 await turns.acquire()
                 self._turns = turns
                 self._snapshot = queries.Snapshot(
-                    self.engine, at_least=self.at_least, wait=self.wait, project=self.project
+                    self.engine,
+                    at_least=self.at_least,
+                    wait=self.wait,
+                    project=self.project,
+                    primary=self.primary,
                 )
             return self._snapshot
 
@@ -249,7 +255,12 @@ class Context(BaseContext, kw_only=True, dict=True):
     @cached_property
     def _snapshot(self) -> _RequestSnapshot:
         return _RequestSnapshot(
-            self.ledger.snapshots, self.min_position, self.read_wait, self.reflected, self._project
+            self.ledger.snapshots,
+            self.min_position,
+            self.read_wait,
+            self.reflected,
+            self._project,
+            self.ledger.read_primary,
         )
 
     def _project(self) -> int | None:
@@ -285,7 +296,9 @@ class Context(BaseContext, kw_only=True, dict=True):
         loop, reading this request's snapshot (over a websocket, a snapshot of the question's
         own, which lives as long as the question)."""
         if self.websocket is None:
-            return await run(fn, await self.source(), *args, **kwargs)
+            source = await self.source()
+            assert isinstance(source, queries.Snapshot)
+            return await run(source.answer, fn, *args, **kwargs)
         snapshot = queries.Snapshot(
             self.ledger.engine,
             at_least=self.min_position,
@@ -293,7 +306,7 @@ class Context(BaseContext, kw_only=True, dict=True):
             project=self._project,
         )
         try:
-            return await run(fn, snapshot, *args, **kwargs)
+            return await run(snapshot.answer, fn, *args, **kwargs)
         finally:
             self.reflected.note(snapshot.reflected)
             await asyncio.to_thread(snapshot.close)

@@ -14,6 +14,7 @@ submodule itself from the package.
 
 from ._fresh import READ_WAIT_SECONDS, Basis, Project
 from ._snapshot import Snapshot, Source
+from ._standby import COUNTERS as _STANDBY_COUNTERS
 from .deals import MAX_PAGE, deal, deals, deals_by_id, deals_of
 from .entities import entity, entity_views
 from .graph import entities, graph
@@ -21,6 +22,13 @@ from .measures import circular_flows, stress_test
 from .proofs import checkpoint, consistency, inclusion
 from .series import series
 from .span import span
+
+
+
+def standby_counters() -> dict[str, int]:
+    """How this process's snapshots on the read URL were served (``_standby``)."""
+    return _STANDBY_COUNTERS.as_dict()
+
 
 __all__ = [
     "MAX_PAGE",
@@ -43,5 +51,6 @@ __all__ = [
     "inclusion",
     "series",
     "span",
+    "standby_counters",
     "stress_test",
 ]

@@ -55,6 +55,9 @@ class Basis:
     position: int
     recorded_at: dt.datetime  # of the event at ``position`` (EPOCH for an empty log)
     instant: dt.datetime  # the database clock once the appends in flight had committed
+    # True: complete only up to ``instant`` (a standby answering alone: ``_standby``), so a
+    # later ``knownAt`` cannot be answered yet.
+    bounded: bool = False
 
 
 _LOCK_TIMEOUT = "SELECT set_config('lock_timeout', %s, true)"

@@ -31,9 +31,11 @@ from typing import Any, TypeVar
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine
 
-from ..domain.errors import ValidationError
+from ..domain.errors import NotYetKnown, ValidationError
 from ..projections.statements import TABLES
 from ._fresh import READ_WAIT_SECONDS, Basis, Project, recorded_by, resolve
+from ._standby import COUNTERS as _STANDBY
+from ._standby import begin_on_standby, in_recovery
 
 # Visible at (T, K, P): effective by T, recorded by K at a position <= P, and not retracted by
 # an event both recorded by K and at a position <= P (the two retraction stamps go together).
@@ -61,21 +63,41 @@ T = TypeVar("T")
 
 
 def _begin(
-    engine: Engine, at_least: int, wait: float, project: Project | None, complete: bool = True
-) -> tuple[Connection, Basis | None]:
+    engine: Engine,
+    at_least: int,
+    wait: float,
+    project: Project | None,
+    complete: bool = True,
+    primary: Engine | None = None,
+) -> tuple[Connection, Basis | None, bool]:
     """The basis (``_fresh.resolve``: in-flight appends waited for, the read models at the
     head), then a read-only REPEATABLE READ transaction, its read-model tables share-locked.
     Its snapshot is taken by its first SELECT (the LOCK takes none), after the checkpoint has
-    reached the basis."""
+    reached the basis. With ``primary`` (``engine`` may be a standby), a connection that is
+    on a standby takes its basis from the primary (``_standby``); the flag says whether a
+    question beyond a bounded basis may move to the primary."""
     conn = engine.connect()
+    may_move = standby = False
     try:
-        basis = resolve(engine, conn, at_least, wait, project) if complete else None
-        conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        basis = None
+        if complete and primary is not None and (standby := in_recovery(conn)):
+            conn.rollback()
+            basis, may_move = begin_on_standby(primary, conn, at_least, wait, project)
+        elif complete:
+            basis = resolve(engine, conn, at_least, wait, project)
+        # A standby is read-only already; marking its transactions so would also make the
+        # pool mark them read-write when the connection is given back, which it refuses.
+        readonly: dict[str, Any] = {} if standby else {"postgresql_readonly": True}
+        conn = conn.execution_options(isolation_level="REPEATABLE READ", **readonly)
         conn.exec_driver_sql(LOCK_READ_MODELS)
     except BaseException:
         conn.close()
         raise
-    return conn, basis
+    return conn, basis, may_move
+
+
+class _Beyond(Exception):
+    """A question asks more than a lagging standby's prefix holds: ask it on the primary."""
 
 
 class Snapshot:
@@ -100,8 +122,12 @@ class Snapshot:
         wait: float = READ_WAIT_SECONDS,
         project: Project | None = None,
         complete: bool = True,
+        primary: Engine | None = None,
     ) -> None:
         self.engine = engine
+        self.primary = primary  # where the appends are, when ``engine`` may be a standby
+        self._may_move = False  # a question beyond a bounded basis may move to ``primary``
+        self._moved = False  # it did: the snapshot now reads on the primary
         self.complete = complete  # False: read whatever is projected, no basis (``span``)
         self.wait = wait
         self.project = project  # how to catch the read models up, if it may (``_fresh``)
@@ -141,8 +167,14 @@ class Snapshot:
             if self._basis is not None and self._basis.position < self._at_least:
                 self._discard()
             if self._conn is None:
-                self._conn, self._basis = _begin(
-                    self.engine, self._at_least, self.wait, self.project, self.complete
+                on_primary = self._moved and self.primary is not None
+                self._conn, self._basis, self._may_move = _begin(
+                    self.primary if on_primary else self.engine,  # type: ignore[arg-type]
+                    self._at_least,
+                    self.wait,
+                    self.project,
+                    self.complete,
+                    None if on_primary else self.primary,
                 )
             try:
                 yield self._conn
@@ -150,6 +182,19 @@ class Snapshot:
                 if _broken(self._conn):
                     self._discard()
                 raise
+
+    def answer(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``fn(self, *args, **kwargs)`` (a question of ``ledger.queries``); asked again on the
+        primary if it asks more than a lagging standby holds. Answers given before the move
+        stay right: each is a function of its own prefix, which the standby held."""
+        try:
+            return fn(self, *args, **kwargs)
+        except _Beyond:
+            with self._lock:
+                self._discard()
+                self._moved = True
+            _STANDBY.count("moved")
+            return fn(self, *args, **kwargs)
 
     def remember(self, key: Hashable, make: Callable[[], T]) -> T:
         """``make()``, once per ``key`` for the snapshot's life (call it inside
@@ -170,6 +215,8 @@ class Snapshot:
         if none was given) and ``position``, the last one the answer reflects."""
         basis = self._basis
         assert basis is not None, "bound inside connection()"
+        if basis.bounded:
+            self._within(basis, at)
         known_at = at["known_at"] or basis.instant
         position = basis.position
         if at["position"] is not None:
@@ -188,6 +235,26 @@ class Snapshot:
             )
         self.reflected = position if self.reflected is None else max(self.reflected, position)
         return at | {"known_at": known_at, "position": position}
+
+    def _within(self, basis: Basis, at: dict[str, Any]) -> None:
+        """Refuse a question that a bounded basis (a standby's own prefix) cannot answer
+        completely: move it to the primary if it can be reached, else ``NotYetKnown``."""
+        known_at, position, at_least = at["known_at"], at["position"], at["at_least"]
+        beyond = (
+            (known_at is None and self._may_move)  # "now" is the primary's
+            or (known_at is not None and known_at > basis.instant)
+            or (position is not None and position > basis.position)
+            or (at_least is not None and at_least > basis.position)
+        )
+        if beyond and self._may_move:
+            raise _Beyond
+        if beyond:
+            raise NotYetKnown(
+                max(position or 0, at_least or 0),
+                basis.position,
+                "complete on this standby while the primary is unreachable (it knows the "
+                f"log up to {basis.instant.isoformat()})",
+            )
 
     def _discard(self) -> None:
         conn, self._conn = self._conn, None
