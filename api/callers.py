@@ -1,6 +1,9 @@
 """Who is calling: the API key a request (or websocket) presents, checked on every request so
 that a revoked key is refused at once. One rule for every route: an unknown or revoked key is
-401; in production, so is no key."""
+401; in production, so is no key. A database that cannot be reached to look the key up is 503,
+retryable (never a 500); with standbys (``LEDGER_READ_DATABASE_URL``) keys are looked up
+there, so reads go on while the primary is away (a revocation then takes effect once the
+standby has replayed it, normally within milliseconds)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ import asyncio
 from collections.abc import Mapping
 from typing import Any
 
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, ServiceUnavailableException
 
+from ledger.domain.errors import DatabaseUnavailable
 from ledger.runtime import Ledger
+from ledger.store.driver_errors import translated
 from ledger.store.keys import ApiKey, key_of
 
 
@@ -42,7 +47,7 @@ async def caller(ledger: Ledger, headers: Mapping[str, str]) -> ApiKey | None:
 
 async def caller_of(ledger: Ledger, key: str | None) -> ApiKey | None:
     """The one rule, whichever way the key came (headers, or a websocket's first message)."""
-    found = await asyncio.to_thread(key_of, ledger.engine, key) if key else None
+    found = await asyncio.to_thread(_look_up, ledger, key) if key else None
     if key and found is None:
         raise NotAuthorizedException(
             "this API key is unknown or revoked",
@@ -53,3 +58,15 @@ async def caller_of(ledger: Ledger, key: str | None) -> ApiKey | None:
             "an API key is required: Authorization: Bearer <key> (`ledger keys create`)"
         )
     return found
+
+
+def _look_up(ledger: Ledger, key: str) -> ApiKey | None:
+    engine = ledger.engine if ledger.read_primary is None else ledger.snapshots
+    try:
+        with translated():
+            return key_of(engine, key)
+    except DatabaseUnavailable as exc:
+        raise ServiceUnavailableException(
+            f"the database is unavailable; ask again shortly ({exc})",
+            headers={"Retry-After": "1"},
+        ) from None

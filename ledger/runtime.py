@@ -148,7 +148,9 @@ def open_ledger(settings: Settings, *, migrate_on_start: bool | None = None) -> 
                 settings.read_database_url or app_url,
                 app_role=settings.app_role or None,
                 statement_timeout_ms=settings.statement_timeout_ms,
-                setting="LEDGER_READ_DATABASE_URL" if settings.read_database_url else "LEDGER_DATABASE_URL",
+                setting="LEDGER_READ_DATABASE_URL"
+                if settings.read_database_url
+                else "LEDGER_DATABASE_URL",
             )
             yield Ledger(
                 settings=settings,

@@ -185,7 +185,8 @@ class Settings:
             values["nats_url"] = url
         if "read_database_url" in values and "database_url" not in values:
             raise ValidationError(
-                "LEDGER_READ_DATABASE_URL", "needs LEDGER_DATABASE_URL (the embedded server has no standbys)"
+                "LEDGER_READ_DATABASE_URL",
+                "needs LEDGER_DATABASE_URL (the embedded server has no standbys)",
             )
         role = values.get("app_role", "ledger_app")
         if role and not str(role).replace("_", "a").isalnum():

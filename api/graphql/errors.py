@@ -41,6 +41,7 @@ from ledger.domain.errors import (
     ValidationError,
     VersionConflict,
 )
+from ledger.store.driver_errors import translation
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 
@@ -107,6 +108,8 @@ def refuse(field: str, reason: str) -> GraphQLError:
 
 def _told(error: GraphQLError) -> GraphQLError:
     cause = error.original_error
+    if cause is not None and not isinstance(cause, LedgerError):
+        cause = translation(cause) or cause  # a driver error that got past the core's door
     return graphql_error(cause, error) if isinstance(cause, LedgerError) else error
 
 

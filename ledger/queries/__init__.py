@@ -24,7 +24,6 @@ from .series import series
 from .span import span
 
 
-
 def standby_counters() -> dict[str, int]:
     """How this process's snapshots on the read URL were served (``_standby``)."""
     return _STANDBY_COUNTERS.as_dict()

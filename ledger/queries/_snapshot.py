@@ -28,11 +28,14 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import psycopg
 from psycopg.pq import TransactionStatus
 from sqlalchemy import Connection, Engine
+from sqlalchemy import exc as sa_exc
 
 from ..domain.errors import NotYetKnown, ValidationError
 from ..projections.statements import TABLES
+from ..store.driver_errors import translated
 from ._fresh import READ_WAIT_SECONDS, Basis, Project, recorded_by, resolve
 from ._standby import COUNTERS as _STANDBY
 from ._standby import begin_on_standby, in_recovery
@@ -81,7 +84,6 @@ def _begin(
     try:
         basis = None
         if complete and primary is not None and (standby := in_recovery(conn)):
-            conn.rollback()
             basis, may_move = begin_on_standby(primary, conn, at_least, wait, project)
         elif complete:
             basis = resolve(engine, conn, at_least, wait, project)
@@ -187,9 +189,16 @@ class Snapshot:
         """``fn(self, *args, **kwargs)`` (a question of ``ledger.queries``); asked again on the
         primary if it asks more than a lagging standby holds. Answers given before the move
         stay right: each is a function of its own prefix, which the standby held."""
-        try:
-            return fn(self, *args, **kwargs)
-        except _Beyond:
+        with translated():  # the driver's errors leave the core as its own types
+            try:
+                return fn(self, *args, **kwargs)
+            except _Beyond:
+                pass
+            except (psycopg.errors.SerializationFailure, sa_exc.OperationalError) as exc:
+                # A standby cancels a query that its replay conflicts with (a rebuild's table
+                # swap, a vacuum): not a wrong answer, a question to ask again on the primary.
+                if not (self.primary is not None and _recovery_conflict(exc)):
+                    raise
             with self._lock:
                 self._discard()
                 self._moved = True
@@ -262,6 +271,13 @@ class Snapshot:
         self._memo.clear()
         if conn is not None:
             conn.close()
+
+
+def _recovery_conflict(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", None) or exc
+    return isinstance(
+        orig, psycopg.errors.SerializationFailure | psycopg.errors.QueryCanceled
+    ) and ("conflict with recovery" in str(orig))
 
 
 def _broken(conn: Connection | None) -> bool:

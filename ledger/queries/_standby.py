@@ -86,8 +86,12 @@ COUNTERS = Counters()
 
 
 def in_recovery(conn: Connection) -> bool:
-    """Whether ``conn`` is on a standby (asked per snapshot: a standby may be promoted)."""
-    return bool(conn.exec_driver_sql(_RECOVERY).scalar())
+    """Whether ``conn`` is on a standby (asked per snapshot: a standby may be promoted); no
+    transaction is left open on it."""
+    try:
+        return bool(conn.exec_driver_sql(_RECOVERY).scalar())
+    finally:
+        conn.rollback()
 
 
 def begin_on_standby(
@@ -145,7 +149,9 @@ def _own_basis(conn: Connection, at_least: int) -> Basis:
     position, recorded_at = raw.execute(_OWN_BASIS, (statements.NAME,)).fetchone()
     raw.rollback()
     if position < at_least:
-        raise NotYetKnown(at_least, position, "replayed by this standby (the primary is unreachable)")
+        raise NotYetKnown(
+            at_least, position, "replayed by this standby (the primary is unreachable)"
+        )
     recorded_at = recorded_at or EPOCH
     instant = recorded_at - dt.timedelta(microseconds=1) if position else EPOCH
     return Basis(position, recorded_at, instant, bounded=True)

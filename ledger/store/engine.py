@@ -67,9 +67,7 @@ def make_engine(
         options.append(f"-c role={app_role}")
     if statement_timeout_ms:  # so no single query can hold the server
         options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
-    conninfo = make_conninfo(
-        libpq, options=" ".join(options), application_name="deal-ledger"
-    )
+    conninfo = make_conninfo(libpq, options=" ".join(options), application_name="deal-ledger")
 
     def connect() -> Any:
         return psycopg.connect(conninfo)

@@ -81,4 +81,10 @@ def writer_key(cluster_env: dict[str, str]) -> str:
 def services(cluster_env: dict[str, str], writer_key: str) -> Iterator[tuple[Api, Api]]:
     """Two stateless services on the same formation, as behind a load balancer."""
     with Server(cluster_env) as a, Server(cluster_env) as b:
-        yield Api(a.url, writer_key), Api(b.url, writer_key)
+        apis = Api(a.url, writer_key), Api(b.url, writer_key)
+        apis[0].server, apis[1].server = a, b  # type: ignore[attr-defined]
+        try:
+            yield apis
+        finally:
+            for name, server in (("A", a), ("B", b)):
+                print(f"---- service {name} printed:\n" + "".join(server.output[-200:]))

@@ -13,6 +13,7 @@ on), not on a timer.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -85,7 +86,9 @@ class Formation:
         return f"postgresql://postgres@{self.hosts()}/{DATABASE}?target_session_attrs=read-write"
 
     def read_url(self) -> str:
-        return f"postgresql://postgres@{self.hosts()}/{DATABASE}?target_session_attrs=prefer-standby"
+        return (
+            f"postgresql://postgres@{self.hosts()}/{DATABASE}?target_session_attrs=prefer-standby"
+        )
 
     @property
     def monitor_url(self) -> str:
@@ -107,8 +110,16 @@ class Formation:
         node.log = self.root / f"{node.name}.log"
         out = node.log.open("ab")
         node.process = subprocess.Popen(
-            ["runuser", "-u", USER, "--", "env", *(f"{k}={v}" for k, v in self._env().items()),
-             PG_AUTOCTL, *args],
+            [
+                "runuser",
+                "-u",
+                USER,
+                "--",
+                "env",
+                *(f"{k}={v}" for k, v in self._env().items()),
+                PG_AUTOCTL,
+                *args,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own group: killing it is a crash of this machine
@@ -123,19 +134,44 @@ class Formation:
             shutil.chown(self.root / sub, USER)
         self.monitor = Node("monitor", self.base_port, self.root / "monitor")
         self._spawn(
-            self.monitor, "create", "monitor", "--pgdata", str(self.monitor.pgdata),
-            "--pgport", str(self.monitor.port), "--hostname", "127.0.0.1",
-            "--auth", "trust", "--no-ssl", "--run",
+            self.monitor,
+            "create",
+            "monitor",
+            "--pgdata",
+            str(self.monitor.pgdata),
+            "--pgport",
+            str(self.monitor.port),
+            "--hostname",
+            "127.0.0.1",
+            "--auth",
+            "trust",
+            "--no-ssl",
+            "--run",
         )
         self._retry(self._tune_monitor)
         for i in range(1 + standbys):
             node = Node(f"node{i + 1}", self.base_port + 1 + i, self.root / f"node{i + 1}")
             self.nodes.append(node)
             self._spawn(
-                node, "create", "postgres", "--pgdata", str(node.pgdata),
-                "--pgport", str(node.port), "--hostname", "127.0.0.1", "--name", node.name,
-                "--dbname", DATABASE, "--auth", "trust", "--no-ssl", "--pg-hba-lan",
-                "--monitor", self.monitor_url.replace("postgres@", "autoctl_node@") + "?sslmode=disable",
+                node,
+                "create",
+                "postgres",
+                "--pgdata",
+                str(node.pgdata),
+                "--pgport",
+                str(node.port),
+                "--hostname",
+                "127.0.0.1",
+                "--name",
+                node.name,
+                "--dbname",
+                DATABASE,
+                "--auth",
+                "trust",
+                "--no-ssl",
+                "--pg-hba-lan",
+                "--monitor",
+                self.monitor_url.replace("postgres@", "autoctl_node@") + "?sslmode=disable",
                 "--run",
             )
             want = ["single"] if i == 0 else ["primary"] + ["secondary"] * i
@@ -228,19 +264,31 @@ class Formation:
 
     def switchover(self) -> None:
         subprocess.run(
-            ["runuser", "-u", USER, "--", "env", *(f"{k}={v}" for k, v in self._env().items()),
-             PG_AUTOCTL, "perform", "switchover", "--pgdata", str(self.nodes[0].pgdata),
-             "--wait", "60"],
-            check=True, capture_output=True, timeout=120,
+            [
+                "runuser",
+                "-u",
+                USER,
+                "--",
+                "env",
+                *(f"{k}={v}" for k, v in self._env().items()),
+                PG_AUTOCTL,
+                "perform",
+                "switchover",
+                "--pgdata",
+                str(self.nodes[0].pgdata),
+                "--wait",
+                "60",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
 
     def stop(self) -> None:
         for node in [*self.nodes, *([self.monitor] if self.monitor else [])]:
             if node.process is not None and node.process.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(node.process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 node.process.wait()
             _kill_postmaster(node.pgdata)
 
@@ -251,7 +299,5 @@ def _kill_postmaster(pgdata: Path) -> None:
         pid = int(pid_file.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
         return
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass

@@ -25,7 +25,11 @@ pytestmark = pytest.mark.cluster
 VALUE = """mutation($id: String!, $usd: Decimal!, $eventId: ID!, $source: SourceInput!) {
   reportValuation(entityId: $id, valuationUsd: $usd, basis: "estimate", eventId: $eventId,
                   effectiveAt: "2024-05-01", source: $source) {
-    ... on Recorded { event { position eventId } } } }"""
+    __typename
+    ... on Recorded { event { position eventId } }
+    ... on ValidationError { field message }
+    ... on VersionConflict { message }
+    ... on NotFound { message } } }"""
 RETRYABLE = {"UNAVAILABLE", "NOT_YET_KNOWN"}
 
 
@@ -44,6 +48,8 @@ class Load:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _classify(self, response: httpx.Response) -> tuple[str, Any]:
+        if response.status_code == 503:  # the key could not be looked up: retryable
+            return "retry", "HTTP 503"
         if response.status_code != 200:
             return "wrong", f"HTTP {response.status_code}: {response.text[:200]}"
         body = response.json()
@@ -54,7 +60,7 @@ class Load:
             return "wrong", str(body["errors"])[:300]
         return "ok", body
 
-    def write(self, api: Api, n: int) -> None:
+    def write(self, api: Api, n: int, entity: str) -> None:
         event_id = str(uuid.uuid4())
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -64,7 +70,10 @@ class Load:
                     json={
                         "query": VALUE,
                         "variables": {
-                            "id": self.entity, "usd": str(n), "eventId": event_id, "source": SOURCE
+                            "id": entity,
+                            "usd": str(n),
+                            "eventId": event_id,
+                            "source": SOURCE,
                         },
                     },
                 )
@@ -72,6 +81,8 @@ class Load:
                 self.wrong.append(f"transport: {exc}")
                 return
             kind, detail = self._classify(response)
+            if kind == "ok" and "event" not in detail["data"]["reportValuation"]:
+                kind, detail = "wrong", str(detail["data"])
             if kind == "ok":
                 event = detail["data"]["reportValuation"]["event"]
                 with self.lock:
@@ -85,16 +96,18 @@ class Load:
             self.retried.append(detail)
         self.wrong.append(f"write {event_id} never acknowledged")
 
-    def writer(self, api: Api, start: int) -> None:
-        n = start
+    def writer(self, api: Api, entity: str) -> None:
+        n = 1
         while not self.stop.is_set():
-            self.write(api, n)
-            n += 2
+            self.write(api, n, entity)
+            n += 1
 
     def reader(self, api: Api) -> None:
         while not self.stop.is_set():
             try:
-                response = api.http.post("/graphql", json={"query": ENTITY, "variables": {"id": self.entity}})
+                response = api.http.post(
+                    "/graphql", json={"query": ENTITY, "variables": {"id": self.entity}}
+                )
             except httpx.TransportError as exc:
                 self.wrong.append(f"transport: {exc}")
                 return
@@ -108,8 +121,8 @@ class Load:
     def running(self) -> Iterator[Load]:
         a, b = self.apis
         threads = [
-            threading.Thread(target=self.writer, args=(a, 1)),
-            threading.Thread(target=self.writer, args=(b, 2)),
+            threading.Thread(target=self.writer, args=(a, self.entity + "-a")),
+            threading.Thread(target=self.writer, args=(b, self.entity + "-b")),
             threading.Thread(target=self.reader, args=(b,)),
             threading.Thread(target=self.reader, args=(a,)),
         ]
@@ -133,7 +146,9 @@ class Load:
 def _log(formation: Formation) -> list[tuple[int, str]]:
     primary = formation.primary()
     with psycopg.connect(primary.url) as conn:
-        return conn.execute("SELECT position, event_id::text FROM events ORDER BY position").fetchall()
+        return conn.execute(
+            "SELECT position, event_id::text FROM events ORDER BY position"
+        ).fetchall()
 
 
 def _check_nothing_lost(formation: Formation, load: Load, env: dict[str, str], digest: str) -> None:
@@ -155,13 +170,12 @@ def _writes_resumed_after(load: Load, moment: float) -> float:
 
 
 def _wait_for_pair(formation: Formation) -> None:
-    formation.wait_for(
-        lambda s: sorted(s.values()) == ["primary", "secondary"], timeout=120
-    )
+    formation.wait_for(lambda s: sorted(s.values()) == ["primary", "secondary"], timeout=120)
 
 
 def _register(api: Api, entity: str) -> None:
-    api.register(entity)
+    for name in (entity, entity + "-a", entity + "-b"):  # one stream per writer: no conflicts
+        api.register(name)
 
 
 def test_a_crash_of_the_primary_loses_no_acknowledged_event(
@@ -178,8 +192,10 @@ def test_a_crash_of_the_primary_loses_no_acknowledged_event(
         crashed_at = time.monotonic()
         formation.crash(old)
         formation.wait_for(
-            lambda s: s.get(old.name, "").startswith(("primary->", "demoted", "draining"))
-            and any(v in ("wait_primary", "primary") for n, v in s.items() if n != old.name),
+            lambda s: (
+                s.get(old.name, "").startswith(("primary->", "demoted", "draining"))
+                and any(v in ("wait_primary", "primary") for n, v in s.items() if n != old.name)
+            ),
             timeout=90,
         )
         load.wait_acknowledged(len(load.acknowledged) + 30)
@@ -210,4 +226,3 @@ def test_a_planned_switchover_loses_nothing_and_needs_no_restart(
     assert formation.primary().name != old.name
     print(f"writes resumed {_writes_resumed_after(load, switched_at):.1f} s after the switchover")
     _check_nothing_lost(formation, load, cluster_env, digest)
-

@@ -75,6 +75,7 @@ def test_a_lagging_standby_answers_the_past_identically_and_passes_the_present_o
         finally:
             conn.execute("SELECT pg_wal_replay_resume()")
     # Replaying again, the standby answers the present itself.
-    assert b.ok(ENTITY, id="lag", atLeast=second["position"])["data"]["entity"][
-        "valuationUsd"
-    ] == "200"
+    assert (
+        b.ok(ENTITY, id="lag", atLeast=second["position"])["data"]["entity"]["valuationUsd"]
+        == "200"
+    )
