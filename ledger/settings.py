@@ -48,6 +48,7 @@ VARIABLES: dict[str, str] = {
 FIELDS: dict[str, str] = {
     "LEDGER_DATABASE_URL": "database_url",
     "LEDGER_OWNER_DATABASE_URL": "owner_database_url",
+    "LEDGER_READ_DATABASE_URL": "read_database_url",
     "LEDGER_APP_ROLE": "app_role",
     "LEDGER_DATA_DIR": "data_dir",
     "LEDGER_HOST": "host",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -49,6 +50,8 @@ _VISIBLE = (
     "OR {t}.retracted_position > %(position)s)"
 )
 MAX_POSITION = 2**63 - 1  # no bound on the position (bigint)
+# How long a connection of the read URL that reached the primary (no standby was up) is kept.
+REJOIN_SECONDS = 5.0
 
 
 def visible(alias: str) -> str:
@@ -86,6 +89,10 @@ def _begin(
         if complete and primary is not None and (standby := in_recovery(conn)):
             basis, may_move = begin_on_standby(primary, conn, at_least, wait, project)
         elif complete:
+            if primary is not None:
+                # The read URL found no standby (it was away): the connection is given up
+                # once a few seconds old, so that answers go back to a standby that returns.
+                conn.connection.info.setdefault("not_a_standby_since", time.monotonic())
             basis = resolve(engine, conn, at_least, wait, project)
         # A standby is read-only already; marking its transactions so would also make the
         # pool mark them read-write when the connection is given back, which it refuses.
@@ -270,6 +277,11 @@ class Snapshot:
         self._basis = None
         self._memo.clear()
         if conn is not None:
+            since = (
+                conn.connection.info.get("not_a_standby_since") if not conn.invalidated else None
+            )
+            if since is not None and time.monotonic() - since > REJOIN_SECONDS:
+                conn.invalidate()
             conn.close()
 
 

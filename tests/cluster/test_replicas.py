@@ -40,10 +40,11 @@ def test_a_write_through_one_service_is_read_through_the_other_at_its_position(
         assert answer["data"]["entity"]["valuationUsd"] == str(i)
     after = standby_answers(b)
     served = {k: after.get(k, 0) - before.get(k, 0) for k in after}
-    # Every snapshot was opened on the standby (service B reads there) ...
-    assert sum(served.values()) >= 60, served
-    assert served.get("standby", 0) > 0, served
-    # ... and none needed the primary to be answered when the standby keeps up.
+    # The standby answered (a connection left on the primary while the standby was away,
+    # by an earlier test's failover, is given up within seconds): it keeps up, so none of
+    # its answers had to move to the primary.
+    assert served.get("standby", 0) >= 50, served
+    assert served.get("moved", 0) == 0, served
     print("read-your-writes through the standby:", served)
 
 
