@@ -53,7 +53,8 @@ class Ledger:
     def read_primary(self) -> Engine | None:
         """Where a question served by a standby takes its basis (``queries._standby``); None
         when questions are served where the appends are."""
-        return self.engine if self.settings.read_database_url else None
+        read_url = getattr(self.settings, "read_database_url", None)  # tests may wire no settings
+        return self.engine if read_url else None
 
     def schema_revision(self) -> str | None:
         return migrate.current_revision(self.engine)

@@ -18,7 +18,7 @@ from ledger.projections.projector import Projector
 from ledger.queries.graph import _EDGES_ALL, _EDGES_ALL_AT_LEAST, _NODES_ALL
 from ledger.runtime import Ledger
 from ledger.store import EventStore
-from ledger.store.engine import make_engine
+from ledger.store.engine import libpq_url, make_engine
 from tests.conftest import APP_ROLE, TestDatabase
 from tests.factories import SOURCE, announced, registered, valuation
 
@@ -159,7 +159,7 @@ def test_a_burst_of_requests_larger_than_the_pool_is_answered(
     # sharing 6 worker threads.
     star(store, 3)
     Projector(database.app_engine, store).run_once()
-    url = database.app_engine.url.render_as_string(hide_password=False)
+    url = libpq_url(database.app_engine)
     small = make_engine(url, app_role=APP_ROLE, pool_size=1)
     try:
         small_store = EventStore(small)
