@@ -1,5 +1,6 @@
 """Recompute the hash chain from the stored events and check an auditor's digest against it;
-recompute the Merkle tree from the same events and check the stored tree's root."""
+recompute the Merkle tree from the same events and check the stored tree's root and the
+latest signed checkpoint's."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 from ..domain.chain import ChainBreak, ChainVerifier, Digest
 from ..domain.merkle import EMPTY_ROOT, CompactRange, event_leaf_hash, root_hash
-from . import tree
+from . import checkpoints, tree
 from .event_store import EventStore
 
 
@@ -19,6 +20,8 @@ class TreeCheck:
     size: int
     stored: bytes
     computed: bytes | None  # None: the chain broke before that size
+    label: str = "merkle tree"
+    holder: str = "the stored tree"
 
     @property
     def ok(self) -> bool:
@@ -27,19 +30,19 @@ class TreeCheck:
     def describe(self) -> str:
         if self.computed is None:
             return (
-                f"merkle tree NOT checked: the stored tree holds {self.size} events, "
+                f"{self.label} NOT checked: {self.holder} covers {self.size} events, "
                 "more than the chain verified"
             )
         if self.ok:
-            return f"merkle tree verified: {self.size} events, root {self.stored.hex()}"
+            return f"{self.label} verified: {self.size} events, root {self.stored.hex()}"
         return (
-            f"merkle tree BROKEN: the stored tree of {self.size} events has root "
+            f"{self.label} BROKEN: {self.holder} of {self.size} events has root "
             f"{self.stored.hex()}, the events give {self.computed.hex()}"
         )
 
 
-def stored_tree(store: EventStore) -> tuple[int, bytes]:
-    """The stored tree's size and root, read in one transaction."""
+def stored_tree(store: EventStore) -> tuple[int, bytes, checkpoints.IssuedCheckpoint | None]:
+    """The stored tree's size and root, and the latest checkpoint, read in one transaction."""
     pooled = store.engine.raw_connection()
     try:
         conn = pooled.driver_connection
@@ -47,8 +50,9 @@ def stored_tree(store: EventStore) -> tuple[int, bytes]:
         with conn.cursor() as cur:
             size = tree.size(cur)
             root = root_hash(size, lambda nodes: tree.subtrees(cur, nodes))
+            latest = checkpoints.read(cur)
         conn.rollback()
-        return size, root
+        return size, root, latest
     finally:
         pooled.close()
 
@@ -63,11 +67,12 @@ class VerifyReport:
     digest: Digest | None = None
     digest_found: bool | None = None
     tree: TreeCheck | None = None
+    checkpoint: TreeCheck | None = None
 
     @property
     def ok(self) -> bool:
-        tree_ok = self.tree is None or self.tree.ok
-        return self.broken is None and self.digest_found is not False and tree_ok
+        trees_ok = all(c is None or c.ok for c in (self.tree, self.checkpoint))
+        return self.broken is None and self.digest_found is not False and trees_ok
 
     def describe(self) -> str:
         lines = []
@@ -80,8 +85,9 @@ class VerifyReport:
                 lines.append(f"digest {self.digest} is part of this ledger")
             elif self.digest_found is False:
                 lines.append(f"digest {self.digest} is NOT part of this ledger")
-        if self.tree is not None:
-            lines.append(self.tree.describe())
+        for check in (self.tree, self.checkpoint):
+            if check is not None:
+                lines.append(check.describe())
         return "\n".join(lines)
 
 
@@ -96,12 +102,14 @@ def verify(
     ``P`` carries ``H``: then, short of breaking SHA-256, events 1..P are exactly those the
     auditor saw. Position 0 with the genesis hash is the digest of the empty ledger.
 
-    The stored Merkle tree (as far as the projector has grown it) is checked against the tree
-    of the same events' hashes, rebuilt here as they stream by.
+    The stored Merkle tree (as far as the projector has grown it) and the latest signed
+    checkpoint are checked against the tree of the same events' hashes, rebuilt here as they
+    stream by.
     """
-    tree_size, tree_root = stored_tree(store)
+    tree_size, tree_root, latest = stored_tree(store)
+    wanted = {tree_size} | ({latest.tree_size} if latest else set())
+    roots: dict[int, bytes] = {0: EMPTY_ROOT}
     computed: CompactRange | None = CompactRange()
-    tree_computed = EMPTY_ROOT if tree_size == 0 else None
     verifier = ChainVerifier()
     checked = 0
     digest_found: bool | None = None
@@ -113,8 +121,10 @@ def verify(
         checked += 1
         if computed is not None:
             computed.append(event_leaf_hash(event.hash))
-            if checked == tree_size:
-                tree_computed, computed = computed.root(), None
+            if checked in wanted:
+                roots[checked] = computed.root()
+                if checked >= max(wanted):
+                    computed = None
         if digest is not None and event.position == digest.position:
             digest_found = event.hash == digest.hash
         if on_progress is not None and checked % 10_000 == 0:
@@ -130,5 +140,14 @@ def verify(
         broken=verifier.broken,
         digest=digest,
         digest_found=digest_found,
-        tree=TreeCheck(tree_size, tree_root, tree_computed),
+        tree=TreeCheck(tree_size, tree_root, roots.get(tree_size)),
+        checkpoint=None
+        if latest is None
+        else TreeCheck(
+            latest.tree_size,
+            latest.root_hash,
+            roots.get(latest.tree_size),
+            label="latest checkpoint",
+            holder="the checkpoint",
+        ),
     )

@@ -140,3 +140,36 @@ def test_a_tampered_tree_gives_proofs_the_verifier_refuses(
     with pytest.raises(ProofRefused) as caught:
         queries.inclusion(database.app_engine, 6).verify(latest)
     assert caught.value.what == "rootHash"
+
+
+def test_ledger_verify_checks_the_latest_checkpoint_even_after_the_tree_is_rebuilt(
+    database: TestDatabase, store: EventStore, projector: Projector
+) -> None:
+    """Re-hashing the last event keeps the chain whole (nothing follows it); a rebuild then
+    gives a tree that agrees with the events. The checkpoint signed before does not."""
+    import dataclasses
+    import json as json_
+
+    from ledger.domain.chain import CHAIN_FIELDS, chain_hash
+    from ledger.projections.rebuild import rebuild
+    from ledger.store.verify import verify
+    from tests.conftest import APP_ROLE
+
+    grow(store, projector, "a", 4)
+    report = verify(store)
+    assert report.ok and "latest checkpoint verified: 5 events" in report.describe()
+    last = list(store.iter_events())[-1]
+    forged = dataclasses.replace(last, data={**last.data, "valuation_usd": "1"})
+    new_hash = chain_hash(**{f: getattr(forged, f) for f in CHAIN_FIELDS})
+    with database.owner_engine.begin() as conn:
+        conn.execute(text("ALTER TABLE events DISABLE TRIGGER USER"))
+        conn.execute(
+            text("UPDATE events SET data = CAST(:d AS jsonb), hash = :h WHERE position = 5"),
+            {"d": json_.dumps(forged.data), "h": new_hash},
+        )
+        conn.execute(text("ALTER TABLE events ENABLE TRIGGER USER"))
+    rebuild(database.owner_engine, app_role=APP_ROLE)
+    report = verify(store)
+    described = report.describe()
+    assert report.broken is None and "merkle tree verified: 5 events" in described
+    assert not report.ok and "latest checkpoint BROKEN: the checkpoint of 5 events" in described
