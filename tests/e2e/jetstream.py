@@ -71,6 +71,12 @@ class NatsServer:
             self.process.terminate()
             self.process.wait(timeout=30)
 
+    def restart(self) -> NatsServer:
+        """Stop and start again on the same port with the same store (JetStream keeps it)."""
+        self.stop()
+        self.output = []
+        return self.start()
+
 
 @dataclass(frozen=True)
 class Message:

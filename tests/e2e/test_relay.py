@@ -13,9 +13,11 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import orjson
+import psycopg
 import pytest
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
@@ -109,6 +111,26 @@ def assert_stream_is_the_log(messages: list[Message], store: EventStore) -> None
         assert orjson.loads(message.data)["position"] == message.sequence
 
 
+async def append_and_receive(url: str, store: EventStore, entity_id: str) -> Message:
+    """Append an event and await its message in the stream (no poll, no sleep)."""
+    nc = await nats.connect(url, max_reconnect_attempts=-1)
+    try:
+        received: asyncio.Queue[Message] = asyncio.Queue()
+
+        async def take(msg: Any) -> None:
+            meta = msg.metadata
+            message = Message(meta.sequence.stream, msg.subject, dict(msg.headers or {}), msg.data)
+            await received.put(message)
+
+        await nc.jetstream().subscribe(
+            "ledger.>", stream="LEDGER", ordered_consumer=True, cb=take, deliver_policy="new"
+        )
+        await asyncio.to_thread(store.append, f"entity/{entity_id}", [registered(entity_id)])
+        return await asyncio.wait_for(received.get(), 90)
+    finally:
+        await nc.close()
+
+
 def test_the_relay_publishes_the_log_with_sequence_equal_to_position_then_follows_it_live(
     database: TestDatabase, store: EventStore, broker: NatsServer
 ) -> None:
@@ -119,36 +141,34 @@ def test_the_relay_publishes_the_log_with_sequence_equal_to_position_then_follow
         assert_stream_is_the_log(read_stream(broker.url), store)
 
         # A new append reaches the stream without a poll: await its message.
-        async def append_and_receive() -> Message:
-            nc = await nats.connect(broker.url)
-            try:
-                received: asyncio.Queue[Message] = asyncio.Queue()
-
-                async def take(msg: object) -> None:
-                    meta = msg.metadata  # type: ignore[attr-defined]
-                    headers = dict(msg.headers or {})  # type: ignore[attr-defined]
-                    subject, data = msg.subject, msg.data  # type: ignore[attr-defined]
-                    await received.put(Message(meta.sequence.stream, subject, headers, data))
-
-                await nc.jetstream().subscribe(
-                    "ledger.>",
-                    stream="LEDGER",
-                    ordered_consumer=True,
-                    cb=take,
-                    deliver_policy="new",
-                )
-                await asyncio.to_thread(store.append, "entity/live", [registered("live")])
-                return await asyncio.wait_for(received.get(), 60)
-            finally:
-                await nc.close()
-
-        live = asyncio.run(append_and_receive())
+        live = asyncio.run(append_and_receive(broker.url, store, "live"))
         (event,) = store.read(head, 1)
         assert live.sequence == event.position == head + 1
         assert live.headers["Nats-Msg-Id"] == str(event.event_id)
         assert live.subject == "ledger.EntityRegistered"
         assert relay.stop(signal.SIGTERM) == 0
         assert f"relay stopped at position {head + 1:,}" in "".join(relay.output)
+    assert_stream_is_the_log(read_stream(broker.url), store)
+
+
+def test_the_relay_rides_out_a_lost_database_connection_and_a_nats_restart(
+    database: TestDatabase, store: EventStore, broker: NatsServer
+) -> None:
+    store.append("entity/a", [registered("a")])
+    with RelayProcess(database, broker) as relay:
+        relay.wait_for("following the log")
+        with psycopg.connect(database.libpq_url, autocommit=True) as conn:  # as a failover does
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        assert asyncio.run(append_and_receive(broker.url, store, "b")).sequence == 2
+        relay.wait_for("relay.retrying")  # it noticed, and said so
+
+        broker.restart()
+        assert asyncio.run(append_and_receive(broker.url, store, "c")).sequence == 3
+        assert relay.process.poll() is None
+        assert relay.stop() == 0
     assert_stream_is_the_log(read_stream(broker.url), store)
 
 
