@@ -56,7 +56,7 @@ def serve(ledger: Ledger, host: str | None, port: int | None, workers: int) -> N
     if settings.should_seed_on_start:
         from ledger.transfer.seed import load_seed
 
-        report = load_seed(ledger.store)
+        report = load_seed(ledger.store, owner_engine=ledger.owner_engine)
         if report.written:
             # projected before the first request, so the first query sees the deal web
             ledger.projector().run_once()

@@ -55,7 +55,7 @@ def seed(ledger: Ledger) -> None:
     """Load the bundled AI deal web (docs/dataset.md); a second load writes nothing."""
     from ..transfer.seed import load_seed
 
-    report = load_seed(ledger.store)
+    report = load_seed(ledger.store, owner_engine=ledger.owner_engine)
     _print_import(report, "seed")
     if not report.ok:
         sys.exit(1)

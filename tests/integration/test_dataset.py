@@ -12,7 +12,7 @@ from ledger import queries
 from ledger.domain import analysis
 from ledger.projections.projector import Projector
 from ledger.store import EventStore
-from ledger.transfer.seed import load_seed, seed_path
+from ledger.transfer.seed import history_path, load_seed, seed_path
 from tests.conftest import TestDatabase
 
 LATER = dt.datetime(2100, 1, 1, tzinfo=dt.UTC)  # knownAt: everything recorded so far
@@ -296,3 +296,65 @@ def test_softbanks_2026_tranches_are_funded_on_their_days(seeded: TestDatabase) 
     assert funded("2026-03-31") == 0
     assert funded("2026-04-01") == 10 * B
     assert funded("2026-07-01") == 20 * B
+
+
+# ---- the shipped recording history (issue 19, acceptance point 3)
+
+
+def _history_head() -> str:
+    import json
+
+    last = history_path().read_text().splitlines()[-1]
+    value = json.loads(last)
+    return f"{value['position']}:{value['hash']}"
+
+
+def test_an_empty_ledger_seeded_with_the_owner_role_has_the_curators_head(
+    store: EventStore, database: TestDatabase
+) -> None:
+    report = load_seed(store, owner_engine=database.owner_engine)
+    assert report.ok and report.written == report.lines > 0
+    assert str(store.head().digest) == _history_head()
+    again = load_seed(store, owner_engine=database.owner_engine)  # not empty now: by event id
+    assert again.ok and again.written == 0 and again.already_recorded == report.lines
+
+
+def test_known_at_shows_what_the_curated_ledger_said_before_and_after_the_broadcom_correction(
+    store: EventStore, database: TestDatabase
+) -> None:
+    load_seed(store, owner_engine=database.owner_engine)
+    Projector(database.app_engine, store).run_once()
+    deal = "openai-broadcom-2025-10"
+    before = queries.deal(database.app_engine, deal, day("2025-11-30"), day("2025-12-01"))
+    after = queries.deal(database.app_engine, deal, day("2025-11-30"), day("2025-12-13"))
+    assert before is not None and "~$10B order Broadcom mentioned" in (before.conditions or "")
+    assert after is not None and "Anthropic" in (after.conditions or "")
+    # on 2025-12-01 the curated ledger did not know of Broadcom's Anthropic orders yet
+    assert _edges_known(database, "2025-12-31", "2025-12-01", "anthropic", "broadcom") == []
+    assert _edges_known(database, "2025-12-31", "2025-12-13", "anthropic", "broadcom") != []
+
+
+def _edges_known(database: TestDatabase, as_of: str, known_at: str, payer: str, payee: str) -> list:
+    g = queries.graph(database.app_engine, day(as_of), day(known_at))
+    return [e for e in g.edges if (e.payer, e.payee) == (payer, payee)]
+
+
+def test_a_ledger_that_holds_events_gets_the_seed_appended_by_event_id(
+    store: EventStore, database: TestDatabase
+) -> None:
+    from ledger.domain.envelope import NewEvent
+
+    store.append(
+        "entity/acme",
+        [
+            NewEvent(
+                type="EntityRegistered",
+                data={"entity_id": "acme", "name": "Acme", "kind": "company"},
+                effective_at="2020-01-01T00:00:00Z",
+                source={"url": "https://example.com/acme", "title": "Acme"},
+            )
+        ],
+    )
+    report = load_seed(store, owner_engine=database.owner_engine)
+    assert report.ok and report.written == report.lines
+    assert store.head().position == report.lines + 1
