@@ -163,6 +163,9 @@ def _edges(engine, as_of: str, payer: str, payee: str, instrument: str) -> list:
         ("2026-03-16", "meta", "nebius", "purchase", "meta-nebius-2026-03", 27),
         ("2025-12-01", "nvidia", "synopsys", "equity", "nvidia-synopsys-2025-12", 2),
         ("2025-10-28", "nvidia", "nokia", "equity", "nvidia-nokia-2025-10", 1),
+        ("2026-02-26", "openai", "amazon", "purchase", "openai-amazon-2025-11", 38),
+        ("2026-02-27", "openai", "amazon", "purchase", "openai-amazon-2025-11", 138),
+        ("2025-08-18", "softbank", "intel", "equity", "softbank-intel-2025-08", 2),
     ],
 )
 def test_deals_after_october_2025_are_live_from_their_day(
