@@ -108,6 +108,7 @@ class Relay:
         self.on_following = on_following
         self.position = 0  # the last position JetStream acknowledged to this relay
         self._stopping = asyncio.Event()
+        self._backoff = 0.1  # before a retry; back to this once a retry has resumed
 
     def subject(self, event: RecordedEvent) -> str:
         return f"{self.subject_prefix}.{event.type}"
@@ -134,10 +135,11 @@ class Relay:
                     f"NATS at {self.nats_url} does not answer for JetStream (is it started "
                     f"with -js?): {exc}"
                 ) from exc
-            backoff = 0.1
             while not self._stopping.is_set():
                 try:
                     await self._relay(js, acks)
+                except _StreamMoved as moved:
+                    log.info("relay.resuming", reason=str(moved))
                 except (
                     DatabaseUnavailable,
                     psycopg.OperationalError,
@@ -149,12 +151,10 @@ class Relay:
                     ):
                         raise RelayRefused(f"JetStream refused the relay: {exc}") from exc
                     first = (str(exc) or type(exc).__name__).splitlines()[0]
-                    log.warning("relay.retrying", error=first, retry_in=backoff)
+                    log.warning("relay.retrying", error=first, retry_in=self._backoff)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._stopping.wait(), backoff)
-                    backoff = min(backoff * 2, 5.0)
-                else:
-                    backoff = 0.1
+                        await asyncio.wait_for(self._stopping.wait(), self._backoff)
+                    self._backoff = min(self._backoff * 2, 5.0)
                 finally:
                     acks.forget()
         finally:
@@ -196,7 +196,9 @@ class Relay:
         async with await psycopg.AsyncConnection.connect(self.listen_url, autocommit=True) as conn:
             # LISTEN before reading, so an append committed in between still wakes us.
             await conn.execute(f"LISTEN {APPENDED_CHANNEL}")
+            await self._ensure_stream(js)  # a broker that lost its store gets it back from 1
             self.position = await self._resume(js)
+            self._backoff = 0.1
             following = False
             while not self._stopping.is_set():
                 await self._catch_up(acks)
@@ -271,10 +273,10 @@ class Relay:
                 in_flight.append((batch, await self._publish(acks, batch)))
                 if len(in_flight) > 1:
                     await self._acknowledged(*in_flight.popleft())
-                if self.on_progress is not None and (more or head is not None):
-                    if head is None:
-                        head = (await asyncio.to_thread(self.store.head)).position
-                    self._report(first, started, head)
+                    if self.on_progress is not None and (more or head is not None):
+                        if head is None:
+                            head = (await asyncio.to_thread(self.store.head)).position
+                        self._report(first, started, head)
                 batch, reading = (await reading if reading is not None else []), None
             while in_flight:
                 await self._acknowledged(*in_flight.popleft())
@@ -309,17 +311,17 @@ class Relay:
         for event, answer in zip(batch, answers, strict=True):
             error = answer.get("error")
             if error and error.get("err_code") == WRONG_LAST_SEQUENCE:
-                raise RelayRefused(
-                    f"JetStream refused position {event.position:,} for stream "
-                    f"{self.jetstream}: its last sequence is not {event.position - 1:,} "
-                    f"({error.get('description')}); another relay or publisher writes to it"
+                raise _StreamMoved(
+                    f"JetStream refused position {event.position:,}: the last sequence of "
+                    f"{self.jetstream} is not {event.position - 1:,} ({error.get('description')})"
                 )
             if error:
                 raise RelayRefused(
                     f"JetStream refused position {event.position:,} for stream "
                     f"{self.jetstream}: {error.get('description') or error}"
                 )
-            if answer.get("duplicate") or answer.get("seq") != event.position:
+            # A duplicate (another relay stored this event first) is fine where it belongs.
+            if answer.get("seq") != event.position:
                 raise RelayRefused(
                     f"JetStream stored event {event.event_id} (position {event.position:,}) "
                     f"at sequence {answer.get('seq')}"
@@ -330,6 +332,13 @@ class Relay:
 
 
 Reply = asyncio.Future[dict[str, Any]]
+
+
+class _StreamMoved(Exception):
+    """The stream's last sequence was not the one the relay expected: someone else wrote to
+    it (another relay, a stray publisher) or it was made afresh. The relay resumes from what
+    the stream holds, checked against the log like a start: another relay's messages are the
+    log's and pass; anything else is refused there."""
 
 
 async def _notified(conn: psycopg.AsyncConnection[Any]) -> None:

@@ -86,11 +86,13 @@ class Message:
     data: bytes
 
 
-async def _read(url: str, stream: str, subjects: str, timeout: float) -> list[Message]:
+async def _read(
+    url: str, stream: str, subjects: str, timeout: float, until: int | None
+) -> list[Message]:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        last = (await js.stream_info(stream)).state.last_seq
+        last = until or (await js.stream_info(stream)).state.last_seq
         messages: list[Message] = []
         if last == 0:
             return messages
@@ -113,10 +115,15 @@ async def _read(url: str, stream: str, subjects: str, timeout: float) -> list[Me
 
 
 def read_stream(
-    url: str, stream: str = "LEDGER", subjects: str = "ledger.>", timeout: float = 60
+    url: str,
+    stream: str = "LEDGER",
+    subjects: str = "ledger.>",
+    timeout: float = 60,
+    until: int | None = None,
 ) -> list[Message]:
-    """Every message of ``stream`` in sequence order, with its sequence, subject and headers."""
-    return asyncio.run(_read(url, stream, subjects, timeout))
+    """Every message of ``stream`` in sequence order, with its sequence, subject and headers;
+    with ``until``, once the stream has reached that sequence (awaited, not polled)."""
+    return asyncio.run(_read(url, stream, subjects, timeout, until))
 
 
 async def _last_sequence(url: str, stream: str) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import threading
@@ -167,6 +168,14 @@ def test_the_relay_rides_out_a_lost_database_connection_and_a_nats_restart(
 
         broker.restart()
         assert asyncio.run(append_and_receive(broker.url, store, "c")).sequence == 3
+
+        # A broker that lost its store: the relay makes the stream again and fills it from 1.
+        broker.stop()
+        shutil.rmtree(broker.directory)
+        broker.start()
+        create_stream(broker.url)  # as the relay does (the same config), so we can listen
+        store.append("entity/d", [registered("d")])
+        assert_stream_is_the_log(read_stream(broker.url, until=4), store)
         assert relay.process.poll() is None
         assert relay.stop() == 0
     assert_stream_is_the_log(read_stream(broker.url), store)
@@ -286,32 +295,55 @@ def test_a_stream_of_another_log_is_refused_where_its_last_message_differs(
     assert last_sequence(broker.url) == 1
 
 
-def test_a_foreign_message_in_the_stream_stops_the_relay_at_its_next_publish(
+def test_a_foreign_message_in_the_stream_stops_the_relay_at_its_next_publish_and_says_what(
     database: TestDatabase, store: EventStore, broker: NatsServer
 ) -> None:
     store.append("entity/a", [registered("a")])
     with RelayProcess(database, broker) as relay:
         relay.wait_for("following the log")
 
-        async def intrude() -> None:
+        async def intrude(message_id: str) -> None:
             nc = await nats.connect(broker.url)
             try:
                 await nc.jetstream().publish(
-                    "ledger.Intruder", b"{}", headers={"Nats-Msg-Id": str(uuid.uuid4())}
+                    "ledger.Intruder", b"{}", headers={"Nats-Msg-Id": message_id}
                 )
             finally:
                 await nc.close()
 
-        asyncio.run(intrude())
-        store.append("entity/b", [registered("b")])
+        intruder = str(uuid.uuid4())
+        asyncio.run(intrude(intruder))
+        (event,) = store.append("entity/b", [registered("b")])
         try:
-            code = relay.process.wait(timeout=20)
+            code = relay.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             raise AssertionError("".join(relay.output)) from None
         assert code == 1
     stderr = "".join(relay.output)
-    assert "JetStream refused position 2" in stderr and "last sequence is not 1" in stderr
+    # JetStream refused the relay's publish; the relay looked at what the stream holds now.
+    assert f"holds message {intruder} at sequence 2" in stderr
+    assert f"the ledger's event at position 2 is {event.event_id}" in stderr
     assert last_sequence(broker.url) == 2  # the intruder's, not the ledger's
+
+
+def test_two_relays_at_once_still_make_one_stream_equal_to_the_log(
+    database: TestDatabase, store: EventStore, broker: NatsServer
+) -> None:
+    """A second relay (a standby, a mistake) is harmless: each publish lands at its position
+    or is refused, and the refused one resumes from what the other stored."""
+    fill(store, entities=20, valuations=100, deals=50)
+    create_stream(broker.url)
+    with (
+        RelayProcess(database, broker, "--batch-size", "100") as first,
+        RelayProcess(database, broker, "--batch-size", "100") as second,
+    ):
+        first.wait_for("following the log")
+        second.wait_for("following the log")
+        store.append("entity/live", [registered("live")])
+        head = store.head().position
+        assert_stream_is_the_log(read_stream(broker.url, until=head), store)
+        assert first.stop() == 0 and second.stop() == 0
+    assert last_sequence(broker.url) == head
 
 
 def test_a_stream_taking_other_subjects_is_refused(
