@@ -17,10 +17,12 @@ from typing import Any
 import click
 import pytest
 import yaml
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 
 from ledger.cli import main
 from ledger.settings import VARIABLES, Settings
+from ledger.store.engine import normalise_url
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -145,7 +147,8 @@ def ledger_services() -> dict[str, dict[str, Any]]:
     return {
         name: svc
         for name, svc in compose()["services"].items()
-        if svc.get("image") == ledger["image"] or "build" in svc
+        if svc.get("image") == ledger["image"]
+        or svc.get("build", {}).get("dockerfile") == "Dockerfile"
     }
 
 
@@ -252,11 +255,49 @@ def test_the_cluster_profile_runs_nats_with_jetstream_and_the_relay_into_it() ->
     assert settings.nats_url is not None
     nats_url = make_url(settings.nats_url.replace("nats://", "postgresql://", 1))
     assert (nats_url.host, nats_url.port) == ("nats", 4222)
-    database = make_url(env["LEDGER_DATABASE_URL"])
-    assert database.host == "postgres" and settings.app_role == "ledger_app"
+    database = conninfo_to_dict(env["LEDGER_DATABASE_URL"])
+    assert database["host"] == "node1,node2" and settings.app_role == "ledger_app"
+    assert database["target_session_attrs"] == "read-write"  # the relay LISTENs on the primary
     assert not settings.should_migrate_on_start  # the ledger service migrates; the relay reads
-    assert relay["depends_on"]["ledger"]["condition"] == "service_healthy"
+    assert relay["depends_on"]["ledger-a"]["condition"] == "service_healthy"
     assert relay["healthcheck"] == {"disable": True}  # the image's probe is serve's /health
+
+
+def test_the_cluster_profile_is_a_pg_auto_failover_formation_with_two_services_on_it() -> None:
+    monitor, node1, node2 = service("monitor"), service("node1"), service("node2")
+    assert all("cluster" in svc["profiles"] for svc in (monitor, node1, node2))
+    assert words(monitor["command"])[:3] == ["pg_autoctl", "create", "monitor"]
+    dockerfile = (ROOT / monitor["build"]["context"] / monitor["build"]["dockerfile"]).read_text()
+    assert "FROM postgres:15" in dockerfile and "postgresql-15-auto-failover" in dockerfile
+    hosts = set()
+    for node in (node1, node2):
+        command = words(node["command"])
+        assert command[:3] == ["pg_autoctl", "create", "postgres"] and "--run" in command
+        assert command[command.index("--dbname") + 1] == "ledger"
+        assert "@monitor/" in command[command.index("--monitor") + 1]
+        assert node["image"] == monitor["image"] and any(
+            v.endswith(":/var/lib/postgresql") for v in node["volumes"]
+        )
+        hosts.add(command[command.index("--hostname") + 1] + ":5432")
+    for name in ("ledger-a", "ledger-b"):
+        svc = service(name)
+        assert "cluster" in svc["profiles"] and svc["image"] == service("ledger")["image"]
+        assert resolve(main, words(svc["command"])) is main.commands["serve"]
+        env = environment(svc)
+        settings = Settings.from_env(dockerfile_env() | env)
+        for url, attrs in (
+            (settings.database_url, "read-write"),
+            (settings.read_database_url, "prefer-standby"),
+        ):
+            assert url is not None
+            params = conninfo_to_dict(url)
+            listed = {
+                f"{h}:{p}"
+                for h, p in zip(params["host"].split(","), params["port"].split(","), strict=True)
+            }
+            assert listed == hosts, f"{name} must list every node of the formation"
+            assert params["target_session_attrs"] == attrs and params["dbname"] == "ledger"
+            normalise_url(url)  # and the ledger takes it as written
 
 
 def test_image_default_command_resolves_to_the_serve_command_of_the_cli() -> None:
