@@ -67,7 +67,14 @@ def make_engine(
         options.append(f"-c role={app_role}")
     if statement_timeout_ms:  # so no single query can hold the server
         options.append(f"-c statement_timeout={int(statement_timeout_ms)}")
-    conninfo = make_conninfo(libpq, options=" ".join(options), application_name="deal-ledger")
+    given = conninfo_to_dict(libpq)
+    if given.get("options"):  # the URL's own options (say, -c synchronous_commit=…) stay
+        options.insert(0, str(given["options"]))
+    conninfo = make_conninfo(
+        libpq,
+        options=" ".join(options),
+        application_name=str(given.get("application_name") or "deal-ledger"),
+    )
 
     def connect() -> Any:
         return psycopg.connect(conninfo)

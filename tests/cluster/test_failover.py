@@ -109,7 +109,16 @@ class Load:
             codes = {e.get("extensions", {}).get("code") for e in body["errors"]}
             if codes <= RETRYABLE:
                 return "retry", ",".join(sorted(c for c in codes if c))
-            return "wrong", str(body["errors"])[:300]
+            return "wrong", json.dumps(
+                [
+                    {
+                        "message": e.get("message", "")[:160],
+                        "path": e.get("path"),
+                        "extensions": e.get("extensions"),
+                    }
+                    for e in body["errors"]
+                ]
+            )
         return "ok", body
 
     def write(self, api: Api, n: int, entity: str) -> None:
@@ -259,6 +268,9 @@ def test_a_crash_of_the_primary_loses_no_acknowledged_event(
                 )
                 load.wait_acknowledged(len(load.acknowledged) + 30)
                 pauses.append(_longest_write_pause(load))
+                print(
+                    f"crash {len(pauses)}: {old.name} crashed, {len(load.acknowledged)} acknowledged"
+                )
                 # The crashed machine comes back and rejoins as a standby (rewound if need be).
                 formation.restart(old)
                 _wait_for_pair(formation)

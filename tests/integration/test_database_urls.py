@@ -67,3 +67,15 @@ def test_a_password_is_never_displayed(database: TestDatabase) -> None:
         assert "secret" not in shown and "127.0.0.1" in shown
     finally:
         engine.dispose()
+
+
+def test_the_url_s_own_options_are_kept_beside_the_ledger_s(database: TestDatabase) -> None:
+    # e.g. synchronous_commit for a deployment that chooses it (docs/scale-out.md)
+    host, port, dbname = _hosts(database)
+    engine = make_engine(f"postgresql://postgres@{host}:{port}/{dbname}?options=-c%20work_mem%3D7MB")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW work_mem")).scalar() == "7MB"
+            assert conn.execute(text("SHOW timezone")).scalar() == "UTC"
+    finally:
+        engine.dispose()
