@@ -282,7 +282,12 @@ class Snapshot:
             )
             if since is not None and time.monotonic() - since > REJOIN_SECONDS:
                 conn.invalidate()
-            conn.close()
+            try:
+                conn.close()
+            except (psycopg.Error, sa_exc.DBAPIError):
+                # The server went away after the answers were given (a failover): a read-only
+                # transaction has nothing to roll back, so the request's answers stand.
+                conn.invalidate()
 
 
 def _recovery_conflict(exc: BaseException) -> bool:
