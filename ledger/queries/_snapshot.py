@@ -22,6 +22,7 @@ changes nothing. A ``knownAt`` not given is the basis instant.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -287,7 +288,8 @@ class Snapshot:
             except (psycopg.Error, sa_exc.DBAPIError):
                 # The server went away after the answers were given (a failover): a read-only
                 # transaction has nothing to roll back, so the request's answers stand.
-                conn.invalidate()
+                with contextlib.suppress(Exception):
+                    conn.invalidate()
 
 
 def _recovery_conflict(exc: BaseException) -> bool:
