@@ -21,6 +21,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from ledger.projections.digest import digest as read_model_digest
+from ledger.projections.projector import PROJECTED_CHANNEL
+from ledger.projections.statements import NAME
+from ledger.store.engine import make_engine
 from tests.cluster.formation import Formation
 from tests.e2e.processes import run_ledger
 from tests.e2e.test_consistency import ENTITY, SOURCE, Api
@@ -223,6 +227,38 @@ def _check_nothing_lost(formation: Formation, load: Load, env: dict[str, str], d
     assert not lost, f"acknowledged events lost or moved: {lost}"
     verified = run_ledger("verify", "--digest", digest, env=env)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    # The read models the projector kept across the failovers equal a fresh rebuild.
+    _wait_projected(formation)
+    live = _read_models(formation)
+    rebuilt = run_ledger("projections", "rebuild", env=env, timeout=300)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert _read_models(formation) == live, "the read models differ from a fresh rebuild"
+
+
+def _wait_projected(formation: Formation, timeout: float = 60) -> None:
+    """Until the checkpoint is the head, woken by the projector's ``ledger_projected``."""
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(formation.primary().url, autocommit=True) as conn:
+        conn.execute(f"LISTEN {PROJECTED_CHANNEL}")
+        while True:
+            head, checkpoint = conn.execute(
+                "SELECT (SELECT max(position) FROM events), "
+                "(SELECT position FROM projection_checkpoints WHERE name = %s)",
+                (NAME,),
+            ).fetchone()
+            if checkpoint == head:
+                return
+            assert time.monotonic() < deadline, f"the projector stayed at {checkpoint} of {head}"
+            for _ in conn.notifies(timeout=1.0, stop_after=1):
+                pass
+
+
+def _read_models(formation: Formation) -> dict[str, str]:
+    engine = make_engine(formation.primary().url)
+    try:
+        return read_model_digest(engine)
+    finally:
+        engine.dispose()
 
 
 def _longest_write_pause(load: Load) -> float:
