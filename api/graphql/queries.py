@@ -19,6 +19,15 @@ import strawberry
 from ledger import queries
 from ledger.domain import series as series_fold
 
+from .connections import (
+    DealConnection,
+    DealEdge,
+    EventConnection,
+    EventEdge,
+    PageInfo,
+    encode_cursor,
+    window,
+)
 from .context import run
 from .errors import refuse
 from .measures import (
@@ -36,23 +45,16 @@ from .types import (
     At,
     Basis,
     Deal,
-    DealConnection,
-    DealEdge,
     DealStatus,
     Entity,
     Event,
-    EventConnection,
-    EventEdge,
     Info,
     Interval,
     Metric,
-    PageInfo,
-    decode_cursor,
-    encode_cursor,
 )
 
-DEFAULT_PAGE = 50
 MAX_EVENTS_PAGE = 500
+PAGE_HELP = "a page of at most 500 (default 50); forward with first/after, back with last/before"
 
 
 def _at(
@@ -176,13 +178,15 @@ class Query:
         entity_id: str | None = None,
         instrument: str | None = None,
         status: DealStatus | None = None,
-        first: int = DEFAULT_PAGE,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_HELP)] = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
         at_position: AtPosition = None,
         at_least_position: AtLeastPosition = None,
     ) -> DealConnection:
         at = _at(info, as_of, known_at, Basis.HEADLINE, at_position, at_least_position)
-        after_key = await run(decode_cursor, "deal", after)
+        asked = await run(window, "deal", first, after, last, before, queries.MAX_PAGE)
         page = await info.context.read(
             queries.deals,
             at.as_of,
@@ -190,8 +194,10 @@ class Query:
             entity_id=entity_id,
             instrument=instrument,
             status=status.value if status else None,
-            first=first,
-            after=after_key,
+            first=asked.size,
+            after=asked.after,
+            last=asked.size if asked.backward else None,
+            before=asked.before,
             at_position=at.position,
             at_least=at.at_least,
         )
@@ -202,6 +208,8 @@ class Query:
             ],
             page_info=PageInfo(
                 has_next_page=page.has_next,
+                has_previous_page=page.has_previous,
+                start_cursor=encode_cursor("deal", page.start_key) if page.start_key else None,
                 end_cursor=encode_cursor("deal", page.end_key) if page.end_key else None,
             ),
         )
@@ -340,12 +348,12 @@ class Query:
         recorded_from: dt.datetime | None = None,
         recorded_to: dt.datetime | None = None,
         actor: str | None = None,
-        first: int = DEFAULT_PAGE,
+        first: Annotated[int | None, strawberry.argument(description=PAGE_HELP)] = None,
         after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> EventConnection:
-        if not 1 <= first <= MAX_EVENTS_PAGE:
-            raise refuse("first", f"must be between 1 and {MAX_EVENTS_PAGE}")
-        key = await run(decode_cursor, "position", after)
+        asked = await run(window, "position", first, after, last, before, MAX_EVENTS_PAGE)
         found = await run(
             info.context.ledger.store.find,
             stream=stream,
@@ -355,17 +363,26 @@ class Query:
             recorded_from=recorded_from,
             recorded_to=recorded_to,
             actor=actor,
-            after=int(key) if key else 0,
-            limit=first + 1,
+            after=_position(asked.after, "after") or 0,
+            before=_position(asked.before, "before"),
+            newest_first=asked.backward,
+            limit=asked.size + 1,
         )
-        page = found[:first]
-        end = encode_cursor("position", str(page[-1].position)) if page else None
+        more = len(found) > asked.size
+        page = found[: asked.size]
+        if asked.backward:
+            page.reverse()
+        cursors = [encode_cursor("position", str(e.position)) for e in page]
         return EventConnection(
             edges=[
-                EventEdge(cursor=encode_cursor("position", str(e.position)), node=Event.of(e))
-                for e in page
+                EventEdge(cursor=c, node=Event.of(e)) for c, e in zip(cursors, page, strict=True)
             ],
-            page_info=PageInfo(has_next_page=len(found) > first, end_cursor=end),
+            page_info=PageInfo(
+                has_next_page=asked.before is not None if asked.backward else more,
+                has_previous_page=more if asked.backward else asked.after is not None,
+                start_cursor=cursors[0] if cursors else None,
+                end_cursor=cursors[-1] if cursors else None,
+            ),
         )
 
     @strawberry.field(description="The ledger's head: the digest an auditor keeps.")
@@ -392,3 +409,12 @@ class Query:
             first_activity_at=span.first_activity_at,
             last_effective_at=span.last_effective_at,
         )
+
+
+def _position(key: str | None, field: str) -> int | None:
+    """A position cursor's key; a forged one that is not a number is refused by name."""
+    if key is None:
+        return None
+    if not key.isdigit():
+        raise refuse(field, "is not a cursor of this list")
+    return int(key)

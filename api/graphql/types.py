@@ -6,7 +6,6 @@ the same point of both time axes; nested lists resolve through the context's Dat
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import enum
 from decimal import Decimal
@@ -70,30 +69,6 @@ class At:
     def point(self) -> tuple[dt.datetime, dt.datetime | None, int | None]:
         """(as_of, known_at, position): what a loader's key holds after the id."""
         return (self.as_of, self.known_at, self.position)
-
-
-def encode_cursor(kind: str, key: str) -> str:
-    return base64.urlsafe_b64encode(f"{kind}:{key}".encode()).decode()
-
-
-def decode_cursor(kind: str, cursor: str | None, field: str = "after") -> str | None:
-    from ledger.domain.errors import ValidationError
-
-    if cursor is None:
-        return None
-    try:
-        prefix, key = base64.urlsafe_b64decode(cursor.encode()).decode().split(":", 1)
-    except (ValueError, UnicodeDecodeError):
-        prefix, key = "", ""
-    if prefix != kind:
-        raise ValidationError(field, f"{cursor!r} is not a cursor of this list")
-    return key
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
 
 
 @strawberry.type
@@ -389,27 +364,3 @@ class Deal:
             (f"deal/{self.id}", self.at.known_at, self.at.position)
         )
         return [Event.of(e) for e in found or []]
-
-
-@strawberry.type
-class DealEdge:
-    cursor: str
-    node: Deal
-
-
-@strawberry.type
-class DealConnection:
-    edges: list[DealEdge]
-    page_info: PageInfo
-
-
-@strawberry.type
-class EventEdge:
-    cursor: str
-    node: Event
-
-
-@strawberry.type
-class EventConnection:
-    edges: list[EventEdge]
-    page_info: PageInfo

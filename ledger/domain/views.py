@@ -221,10 +221,17 @@ class DealView:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a list ordered by a stable key; ``after`` the last key to continue."""
+    """One page of a list ordered by a stable key, in that order; ``after`` the last key to
+    continue forward, ``before`` the first to go back. ``has_previous`` / ``has_next``: items
+    exist before / after the page."""
 
     items: list[Any]
     has_next: bool
+    has_previous: bool = False
+
+    @property
+    def start_key(self) -> str | None:
+        return self.items[0].deal_id if self.items else None
 
     @property
     def end_key(self) -> str | None:

@@ -39,7 +39,7 @@ SELECT a.deal_id, a.title, a.conditions, a.effective_at AS announced_at,
   JOIN liveness v USING (deal_id)
   JOIN leg_sets s USING (deal_id)
  WHERE true {filters}
- ORDER BY a.deal_id
+ ORDER BY a.deal_id {direction}
  LIMIT %(limit)s
 """
 
@@ -82,12 +82,17 @@ def deals(
     deal_ids: Sequence[str] | None = None,
     first: int = 50,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
     at_position: int | None = None,
     at_least: int | None = None,
 ) -> Page:
-    """Deals announced by ``as_of``, by deal id, a page at a time (``after``: the last deal id
-    of the previous page). ``entity_id`` and ``instrument`` match any leg of the current set;
+    """Deals announced by ``as_of``, by deal id, a page at a time: the ``first`` after the
+    deal id ``after``, or (with ``last``) the ``last`` before the deal id ``before``, in deal
+    id order either way. ``entity_id`` and ``instrument`` match any leg of the current set;
     ``status`` is LIVE or TERMINATED."""
+    if last is not None and not 1 <= last <= MAX_PAGE:
+        raise ValidationError("last", f"must be between 1 and {MAX_PAGE}, got {last}")
     if not 1 <= first <= MAX_PAGE:
         raise ValidationError("first", f"must be between 1 and {MAX_PAGE}, got {first}")
     if status is not None and status not in DEAL_STATUSES:
@@ -105,6 +110,8 @@ def deals(
             deal_ids=deal_ids,
             first=first,
             after=after,
+            last=last,
+            before=before,
         )
 
 
@@ -118,11 +125,16 @@ def _page(
     deal_ids: Sequence[str] | None = None,
     first: int,
     after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
 ) -> Page:
     """``deals`` inside a reading transaction, its arguments checked."""
+    backward = last is not None
+    size = last if last is not None else first
     at = at | {
-        "limit": first + 1,
+        "limit": size + 1,
         "after": after,
+        "before": before,
         "entity": entity_id,
         "instrument": instrument,
         "ids": list(deal_ids or ()),
@@ -130,6 +142,8 @@ def _page(
     restrict = []
     if after is not None:
         restrict.append("AND d.deal_id > %(after)s")
+    if before is not None:
+        restrict.append("AND d.deal_id < %(before)s")
     if deal_ids is not None:
         restrict.append("AND d.deal_id = ANY(%(ids)s)")
     if entity_id is not None:
@@ -154,11 +168,16 @@ def _page(
             + ")"
         )
     sql = _DEALS.format(
-        visible_d=visible("d"), restrict=" ".join(restrict), filters=" ".join(filters)
+        visible_d=visible("d"),
+        restrict=" ".join(restrict),
+        filters=" ".join(filters),
+        direction="DESC" if backward else "ASC",
     )
     rows = list(conn.exec_driver_sql(sql, at))
-    has_next = len(rows) > first
-    rows = rows[:first]
+    more = len(rows) > size
+    rows = rows[:size]
+    if backward:
+        rows.reverse()
     legs: dict[Any, list[Leg]] = defaultdict(list)
     if rows:
         for row in conn.exec_driver_sql(
@@ -177,7 +196,10 @@ def _page(
         )
         for row in rows
     ]
-    return Page(items=items, has_next=has_next)
+    # beyond the page in the direction read: known; the other way: the cursor's own item
+    has_next = before is not None if backward else more
+    has_previous = more if backward else after is not None
+    return Page(items=items, has_next=has_next, has_previous=has_previous)
 
 
 def deal(

@@ -163,10 +163,15 @@ class EventReader:
         actor: str | None = None,
         after: int = 0,
         limit: int = 100,
+        before: int | None = None,
+        newest_first: bool = False,
     ) -> list[RecordedEvent]:
         """Events matching every given filter, by position, ``limit`` of them after position
-        ``after``: the audit query (positions and times inclusive)."""
+        ``after`` (and before ``before``): the audit query (positions and times inclusive).
+        ``newest_first``: the ``limit`` nearest ``before``, from the newest down."""
         query = select(events).where(events.c.position > after)
+        if before is not None:
+            query = query.where(events.c.position < before)
         if stream is not None:
             query = query.where(events.c.stream == validate_stream(stream))
         if types:
@@ -181,7 +186,8 @@ class EventReader:
             query = query.where(events.c.recorded_at <= recorded_to)
         if actor is not None:  # who recorded it (metadata.actor, set by the API from the key)
             query = query.where(events.c.metadata["actor"].astext == actor)
-        return self._all(query.order_by(events.c.position).limit(limit))
+        order = events.c.position.desc() if newest_first else events.c.position
+        return self._all(query.order_by(order).limit(limit))
 
     def stream_version(self, stream: str) -> int:
         stream = validate_stream(stream)
