@@ -76,7 +76,7 @@ def test_the_stored_root_is_pymerkles_root_too(database: TestDatabase, store: Ev
     independent = InmemoryTree(algorithm="sha256")
     for h in event_hashes(store):
         independent.append_entry(bytes.fromhex(h))
-    assert stored_root(database) == (independent.get_size(), independent.get_state())
+    assert stored_root(database) == (independent.get_size(), independent.get_root())
 
 
 def test_the_rebuild_builds_the_same_tree(database: TestDatabase, store: EventStore) -> None:
