@@ -126,6 +126,21 @@ class Formation:
         )
 
     def start(self, standbys: int = 1) -> Formation:
+        try:
+            return self._start(standbys)
+        except Exception as exc:
+            raise RuntimeError(f"the formation did not start: {exc}\n{self.logs()}") from exc
+
+    def logs(self, lines: int = 30) -> str:
+        """The last lines each pg_autoctl printed (for a failure's report)."""
+        out = []
+        for node in [*([self.monitor] if self.monitor else []), *self.nodes]:
+            if node.log is not None and node.log.exists():
+                tail = node.log.read_text(errors="replace").splitlines()[-lines:]
+                out.append(f"---- {node.name} ----\n" + "\n".join(tail))
+        return "\n".join(out)
+
+    def _start(self, standbys: int) -> Formation:
         self.root.mkdir(parents=True, exist_ok=True)
         for sub in ("config", "share", "run"):
             (self.root / sub).mkdir(exist_ok=True)
@@ -190,7 +205,7 @@ class Formation:
             conn.execute("SELECT pg_reload_conf()")
 
     @staticmethod
-    def _retry(step: Callable[[], None], timeout: float = 60) -> None:
+    def _retry(step: Callable[[], None], timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while True:  # a server being made by pg_autoctl: nothing to listen to until it is up
             try:

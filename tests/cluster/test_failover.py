@@ -96,6 +96,8 @@ class Load:
 
     apis: tuple[Api, Api]
     entity: str
+    readers: int = 2
+    answered: int = 0  # reads answered without an error
     acknowledged: dict[str, int] = field(default_factory=dict)  # event id -> position
     retried: list[str] = field(default_factory=list)  # the codes that made a client retry
     wrong: list[str] = field(default_factory=list)  # anything a client must never see
@@ -181,6 +183,9 @@ class Load:
                 self.wrong.append(detail)
             elif kind == "retry":
                 self.retried.append(detail)
+            else:
+                with self.lock:
+                    self.answered += 1
 
     @contextmanager
     def running(self) -> Iterator[Load]:
@@ -188,8 +193,10 @@ class Load:
         threads = [
             threading.Thread(target=self.writer, args=(a, self.entity + "-a")),
             threading.Thread(target=self.writer, args=(b, self.entity + "-b")),
-            threading.Thread(target=self.reader, args=(b,)),
-            threading.Thread(target=self.reader, args=(a,)),
+            *(
+                threading.Thread(target=self.reader, args=(self.apis[n % 2],))
+                for n in range(self.readers)
+            ),
         ]
         for t in threads:
             t.start()
@@ -274,6 +281,22 @@ def _wait_for_pair(formation: Formation) -> None:
 def _register(api: Api, entity: str) -> None:
     for name in (entity, entity + "-a", entity + "-b"):  # one stream per writer: no conflicts
         api.register(name)
+
+
+def test_steady_load_through_both_services_is_answered_without_an_error(
+    formation: Formation, services: tuple[Api, Api], cluster_env: dict[str, str]
+) -> None:
+    _wait_for_pair(formation)
+    a, _ = services
+    _register(a, "steady")
+    digest = run_ledger("head", env=cluster_env).stdout.strip()
+    load = Load(services, "steady", readers=16)  # a fifth to a third of the requests write
+    with load.running():
+        load.wait_acknowledged(100)
+    writes = len(load.acknowledged) / (len(load.acknowledged) + load.answered)
+    print(f"steady: {len(load.acknowledged)} writes, {load.answered} reads ({writes:.0%} writes)")
+    assert not load.retried, load.retried[:3]  # nothing failed, so nothing was retried
+    _check_nothing_lost(formation, load, cluster_env, digest)
 
 
 def test_a_crash_of_the_primary_loses_no_acknowledged_event(

@@ -5,12 +5,14 @@ past answers."""
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import psycopg
 import pytest
 
 from tests.cluster.formation import Formation
+from tests.e2e.processes import run_ledger
 from tests.e2e.test_consistency import ENTITY, Api
 
 pytestmark = pytest.mark.cluster
@@ -80,3 +82,55 @@ def test_a_lagging_standby_answers_the_past_identically_and_passes_the_present_o
         b.ok(ENTITY, id="lag", atLeast=second["position"])["data"]["entity"]["valuationUsd"]
         == "200"
     )
+
+
+def test_a_recovery_conflict_on_the_standby_moves_the_question_to_the_primary(
+    formation: Formation, services: tuple[Api, Api], cluster_env: dict[str, str]
+) -> None:
+    # A snapshot held on the standby while the primary swaps in rebuilt read models: the
+    # standby's replay of the swap conflicts with the snapshot's locks and, past
+    # max_standby_streaming_delay, cancels it. The next question is asked on the primary and
+    # answered completely -- never a partial answer, never an error.
+    import datetime as dt
+
+    from ledger import queries
+    from ledger.store.engine import make_engine
+
+    a, _ = services
+    a.register("conflict")
+    a.value("conflict", "321")
+    (standby,) = formation.standbys()
+    with psycopg.connect(standby.url, autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET max_standby_streaming_delay = '100ms'")
+        conn.execute("SELECT pg_reload_conf()")
+    standby_engine = make_engine(formation.read_url(), app_role="ledger_app")
+    primary_engine = make_engine(formation.write_url(), app_role="ledger_app")
+    as_of = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    try:
+        before = queries.standby_counters()
+        snapshot = queries.Snapshot(standby_engine, primary=primary_engine)
+        first = snapshot.answer(queries.entity, "conflict", as_of, None)
+        assert first is not None and str(first.node.valuation_usd) == "321"
+        rebuilt = run_ledger("projections", "rebuild", env=cluster_env, timeout=300)
+        assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+        # Replayed (and the snapshot cancelled) once the standby has the swap's WAL.
+        with psycopg.connect(formation.primary().url, autocommit=True) as conn:
+            wal = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+        with psycopg.connect(standby.url, autocommit=True) as conn:
+            deadline = time.monotonic() + 30
+            while not conn.execute(
+                "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (wal,)
+            ).fetchone()[0]:
+                assert time.monotonic() < deadline, "the standby never replayed the swap"
+                time.sleep(0.05)
+        second = snapshot.answer(queries.entity, "conflict", as_of, None)
+        assert second is not None and str(second.node.valuation_usd) == "321"
+        snapshot.close()
+        after = queries.standby_counters()
+        assert after["moved"] == before["moved"] + 1, (before, after)
+    finally:
+        standby_engine.dispose()
+        primary_engine.dispose()
+        with psycopg.connect(standby.url, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET max_standby_streaming_delay")
+            conn.execute("SELECT pg_reload_conf()")
