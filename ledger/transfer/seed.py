@@ -15,6 +15,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Engine
 
 from ..store.event_store import EventStore
@@ -49,9 +50,12 @@ def load_seed(
         except RestoreRefused:  # e.g. not the table's owner, or a first event in the meantime
             with seed_path().open("rb") as lines:
                 return import_lines(store, lines, on_progress=on_progress)
+        with history_path().open("rb") as lines:
+            streams = {orjson.loads(line)["stream"] for line in lines if line.strip()}
         return ImportReport(
             lines=digest.position,
             written=digest.position,
+            streams_written=len(streams),
             first_position=1 if digest.position else None,
             last_position=digest.position or None,
         )
