@@ -19,7 +19,6 @@ from sqlalchemy import Engine
 from . import queries
 from .domain import replay as oracle
 from .domain.compare import differences
-from .domain.errors import ValidationError
 from .domain.views import Graph
 from .store.event_store import EventStore
 
@@ -55,22 +54,13 @@ def replay(
     return Replay(oracle.graph(kept, as_of, known_at, basis), read, len(kept), last)
 
 
-def known_at_of(store: EventStore, position: int) -> dt.datetime:
-    """The knowledge time that sees exactly the first ``position`` events, for comparing a
-    replay ``--until-position`` with the read models; refused when the events after it were
-    recorded in the same instant (one transaction), which no ``knownAt`` can separate."""
-    found = store.read(after=position - 1, limit=2)
-    if not found or found[0].position != position:
-        raise ValidationError("until_position", f"the ledger has no event at position {position}")
-    if len(found) == 2 and found[1].recorded_at == found[0].recorded_at:
-        raise ValidationError(
-            "until_position",
-            f"positions {position} and {position + 1} were recorded in one transaction; no "
-            "knownAt sees one without the other: verify at a position that ends a transaction",
-        )
-    return found[0].recorded_at
-
-
-def verify(engine: Engine, replayed: Replay, basis: str = "HEADLINE") -> list[str]:
-    live = queries.graph(engine, replayed.graph.as_of, replayed.graph.known_at, basis)
+def verify(
+    engine: Engine, replayed: Replay, basis: str = "HEADLINE", at_position: int | None = None
+) -> list[str]:
+    """The differences between the replay and the read models asked the same question: at its
+    (as_of, known_at), and with ``at_position`` (a replay ``--until-position``) at that prefix of
+    the log -- both bounds, as ``atPosition`` with ``knownAt`` in the API."""
+    live = queries.graph(
+        engine, replayed.graph.as_of, replayed.graph.known_at, basis, at_position=at_position
+    )
     return differences(replayed.graph, live)

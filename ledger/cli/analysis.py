@@ -101,7 +101,10 @@ def report(
 @click.option("--as-of", type=INSTANT, required=True, help="Valid time: the world on this day.")
 @click.option("--known-at", type=INSTANT, help="Knowledge time [default: now].")
 @click.option(
-    "--until-position", type=click.IntRange(min=1), help="Replay exactly the first P events."
+    "--until-position",
+    type=click.IntRange(min=1),
+    help="Replay the log's prefix 1..P (an auditor's digest); with --known-at, both apply; "
+    "--verify asks the read models at the same position (atPosition).",
 )
 @click.option("--basis", type=BASIS, default="HEADLINE", show_default=True)
 @click.option(
@@ -130,12 +133,15 @@ def replay(
     from .. import audit, reporting
 
     basis = basis.upper()
-    if until_position is not None and check:
-        if known_at is not None:
-            fail("--verify with --until-position takes its knownAt from that position", 2)
-        known_at = audit.known_at_of(ledger.store, until_position)
     known_at = known_at or dt.datetime.now(dt.UTC)
-    bar, advance = progress(until_position or ledger.store.head().position, "replaying")
+    head = ledger.store.head().position
+    if until_position is not None and until_position > head:
+        fail(
+            f"--until-position {until_position}: the ledger holds {head} event"
+            f"{'s' if head != 1 else ''} (positions 1..{head})",
+            2,
+        )
+    bar, advance = progress(until_position or head, "replaying")
     with bar:
         result = audit.replay(
             ledger.store,
@@ -151,7 +157,7 @@ def replay(
         reporting.print_replay(result, as_of, known_at, Console())
     if check:
         ledger.projector().run_once()
-        found = audit.verify(ledger.engine, result, basis)
+        found = audit.verify(ledger.engine, result, basis, at_position=until_position)
         for line in found:
             err.print(f"[red]differs[/] {line}", highlight=False, soft_wrap=True)
         if found:

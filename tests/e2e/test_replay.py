@@ -60,3 +60,34 @@ def test_the_past_is_replayed_as_it_was_known(env: dict) -> None:
         "replay", "--as-of", "2025-10-31", "--known-at", "2000-01-01", "--json", env=env
     )
     assert json.loads(result.stdout)["events_read"] == 0
+
+
+@pytest.mark.parametrize("position", [5, 17, 40])
+def test_until_position_verifies_against_the_read_models_at_that_position(
+    env: dict, position: int
+) -> None:
+    # The read models asked atPosition P (any P, even one inside a transaction's events), with
+    # knownAt now or given: both bounds, the same answer as the replay of the prefix.
+    for known_at in ([], ["--known-at", "2030-01-01"]):
+        result = run_ledger(
+            "replay", "--as-of", "2025-10-31", "--until-position", str(position), *known_at,
+            "--verify", "--json", env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert "verified" in result.stderr
+        assert json.loads(result.stdout)["events_read"] == position
+
+
+def test_until_position_outside_the_log_is_refused(env: dict) -> None:
+    for position in ("0", "-3"):
+        result = run_ledger(
+            "replay", "--as-of", "2025-10-31", "--until-position", position, env=env
+        )
+        assert result.returncode == 2
+        assert "--until-position" in result.stderr and "x>=1" in result.stderr
+    head = int(json.loads(run_ledger("projections", "status", "--json", env=env).stdout)["head"])
+    result = run_ledger(
+        "replay", "--as-of", "2025-10-31", "--until-position", str(head + 1), env=env
+    )
+    assert result.returncode == 2
+    assert f"the ledger holds {head} events (positions 1..{head})" in result.stderr
