@@ -3,7 +3,10 @@ multi-host forms (which SQLAlchemy's own URL parser refuses) and SQLAlchemy's dr
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import text
 
 from ledger.domain.errors import ValidationError
@@ -12,10 +15,11 @@ from tests.conftest import TestDatabase
 
 
 def _hosts(database: TestDatabase) -> tuple[str, str, str]:
-    from psycopg.conninfo import conninfo_to_dict
-
+    """(host, port, dbname) of the test server, the host as a URL spells it: the embedded
+    server is reached by a Unix socket directory, percent-encoded in a URL's host part."""
     params = conninfo_to_dict(database.libpq_url)
-    return str(params.get("host", "127.0.0.1")), str(params.get("port", "5432")), str(params["dbname"])
+    host = str(params.get("host", "127.0.0.1"))
+    return quote(host, safe=""), str(params.get("port", "5432")), str(params["dbname"])
 
 
 @pytest.mark.parametrize("form", ["comma", "params"])
@@ -72,7 +76,9 @@ def test_a_password_is_never_displayed(database: TestDatabase) -> None:
 def test_the_url_s_own_options_are_kept_beside_the_ledger_s(database: TestDatabase) -> None:
     # e.g. synchronous_commit for a deployment that chooses it (docs/scale-out.md)
     host, port, dbname = _hosts(database)
-    engine = make_engine(f"postgresql://postgres@{host}:{port}/{dbname}?options=-c%20work_mem%3D7MB")
+    engine = make_engine(
+        f"postgresql://postgres@{host}:{port}/{dbname}?options=-c%20work_mem%3D7MB"
+    )
     try:
         with engine.connect() as conn:
             assert conn.execute(text("SHOW work_mem")).scalar() == "7MB"
