@@ -19,7 +19,6 @@ from ledger.domain.envelope import NewEvent
 from ledger.domain.event_data import validate_data
 from ledger.projections import statements
 from ledger.projections.digest import digest
-from ledger.projections.follower import Follower
 from ledger.projections.projector import Projector
 from ledger.projections.rebuild import rebuild
 from ledger.store import EventStore
@@ -542,55 +541,5 @@ def test_a_rebuild_equals_the_read_models_the_projector_kept(
     assert digest(database.app_engine) == kept
 
 
-@pytest.mark.timeout(1200)
-@settings(
-    max_examples=max(HISTORIES // 10, 10),
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(ops=st.lists(operation, min_size=1, max_size=10), seed=st.integers(0, 2**32))
-def test_fresh_reads_agree_with_the_replay_oracle_while_the_projector_follows(
-    store: EventStore,
-    database: TestDatabase,
-    projector: Projector,
-    ops: list[tuple[Any, ...]],
-    seed: int,
-) -> None:
-    # As in `ledger serve`: a follower projects as events arrive, and every read is asked at
-    # once after a write, at knownAt = its recordedAt, at atLeastPosition = its position, and
-    # pinned at the position before it: never a partial view (issue 15).
-    start_afresh(database)
-    rng = random.Random(seed)
-    engine = database.app_engine
-    follower = Follower(projector, poll_seconds=0.05).start()
-    try:
-        recorded: list[Any] = []
-        for op in ops:
-            before = len(list(store.iter_events()))
-            perform(store, op, recorded)
-            events = list(store.iter_events())
-            if len(events) == before:
-                continue
-            written = events[-1]
-            as_of = T0 + dt.timedelta(days=rng.randint(-1, 400))
-            basis = rng.choice(replay.BASES)
-            assert_same(store, database, as_of, written.recorded_at, basis, rng)
-            expected = replay.graph(events, as_of, written.recorded_at, basis)
-            fresh = queries.graph(engine, as_of, None, basis, at_least=written.position)
-            assert fresh.nodes == expected.nodes
-            assert sorted(fresh.edges, key=edge_key) == sorted(expected.edges, key=edge_key)
-            # pinned to the prefix before the write: as the oracle folds that prefix
-            prefix = events[: written.position - 1]
-            far = written.recorded_at + dt.timedelta(days=1)
-            pinned = queries.graph(engine, as_of, far, basis, at_position=written.position - 1)
-            then = replay.graph(prefix, as_of, far, basis)
-            assert pinned.nodes == then.nodes
-            assert sorted(pinned.edges, key=edge_key) == sorted(then.edges, key=edge_key)
-            entity_id = rng.choice(ENTITIES)
-            view = queries.entity(
-                engine, entity_id, as_of, None, basis, at_position=written.position - 1
-            )
-            oracle_view = replay.entity(prefix, entity_id, as_of, far, basis)
-            assert (view.node if view else None) == (oracle_view.node if oracle_view else None)
-    finally:
-        follower.stop()
+# The fresh-read property (issue 15) is in test_fresh_reads_oracle.py: a file of its own, so
+# that pytest-xdist (--dist loadfile) runs it beside the properties above.
