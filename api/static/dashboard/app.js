@@ -34,7 +34,11 @@ const state = {
   basis: given("basis", (v) => BASES.includes(v.toUpperCase()))?.toUpperCase() || "HEADLINE",
   entity: query.get("entity") || null,
   audit: query.get("audit") || null,
+  // the graph's filter, applied here to the graph already fetched: a minimum amount (USD) and instruments
+  minUsd: Number(given("minUsd", (v) => /^\d+(\.\d+)?$/.test(v)) || 0),
+  instruments: given("instruments", (v) => v.split(",").some((i) => i in COLOURS))?.split(",").filter((i) => i in COLOURS) || null,
 };
+let last = null; // the last answer drawn, redrawn as the filter changes
 let timeline; // {first, pivot, last, max, toDay, toValue}
 let names = new Map();
 const defaults = new Set(); // what-if: entities picked to default
@@ -52,6 +56,8 @@ function params(extra = {}) {
   q.set("asOf", isoDay(state.asOf));
   if (state.knownAt) q.set("knownAt", state.knownAt);
   q.set("basis", state.basis.toLowerCase());
+  if (state.minUsd) q.set("minUsd", String(state.minUsd));
+  if (state.instruments) q.set("instruments", state.instruments.join(","));
   for (const [k, v] of Object.entries({ entity: state.entity, audit: state.audit, digest: query.get("digest"), ...extra })) {
     if (v) q.set(k, v);
   }
@@ -141,6 +147,8 @@ async function redraw() {
 
 async function draw(data) {
   const start = performance.now();
+  last = data;
+  graph.filter = { minUsd: state.minUsd, instruments: state.instruments && new Set(state.instruments) };
   graph.show(data.graph, data.flows, data.latest);
   window.__lastUpdateMs = performance.now() - start;
   await graph.painted();
@@ -154,7 +162,23 @@ async function draw(data) {
   showFlows(data.flows);
   showKnowledge();
   showDefaultChoices(data.graph.nodes);
-  Object.assign($("graph").dataset, { asOf: isoDay(state.asOf), basis: state.basis, knownAt: state.knownAt || "" });
+  Object.assign($("graph").dataset, {
+    asOf: isoDay(state.asOf), basis: state.basis, knownAt: state.knownAt || "",
+    filter: `${state.minUsd}:${state.instruments?.join(",") ?? "all"}`,
+  });
+}
+
+/** A change of the filter: redraw the answer already here (no request). */
+function filtered() {
+  syncUrl();
+  if (last) draw(last);
+}
+
+function showFilter() {
+  $("min-usd").value = state.minUsd ? String(state.minUsd / 1e9) : "";
+  document.querySelectorAll("#legend input[name=instrument]").forEach((box) => {
+    box.checked = !state.instruments || state.instruments.includes(box.value);
+  });
 }
 
 function showFlows(flows) {
@@ -253,6 +277,7 @@ function redrawOverlay() {
     const hit = graph.overlay.get(d.id);
     node.data(fresh).removeClass("defaulted loss").addClass(hit?.defaulted ? "defaulted" : hit ? "loss" : "");
   }));
+  graph.declutter();
 }
 
 // ---- tabs, controls -------------------------------------------------------------------------
@@ -338,6 +363,17 @@ function wire() {
     openTab("audit");
     audit.show({ stream: state.audit }).catch(failed);
   });
+  $("legend").addEventListener("change", (event) => {
+    if (event.target.name !== "instrument") return;
+    const chosen = [...document.querySelectorAll("#legend input[name=instrument]:checked")].map((box) => box.value);
+    state.instruments = chosen.length === Object.keys(COLOURS).length ? null : chosen;
+    filtered();
+  });
+  $("min-usd").addEventListener("input", (event) => {
+    const billions = Number(event.target.value);
+    state.minUsd = Number.isFinite(billions) && billions > 0 ? Math.round(billions * 1e9) : 0;
+    filtered();
+  });
   $("key-button").addEventListener("click", () => { $("key-prompt").hidden = !$("key-prompt").hidden; });
   $("key-save").addEventListener("click", () => {
     apiKey.set($("key-input").value.trim());
@@ -345,7 +381,8 @@ function wire() {
     $("key-prompt").hidden = true;
     start();
   });
-  $("legend").innerHTML = `${Object.entries(COLOURS).map(([k, c]) => `<i style="background:${c}"></i>${k.replace("_", " ")}`).join("")}
+  $("legend").innerHTML = `${Object.entries(COLOURS).map(([k, c]) =>
+    `<label title="show ${k.replace("_", " ")} edges"><input type="checkbox" name="instrument" value="${k}" checked><i style="background:${c}"></i>${k.replace("_", " ")}</label>`).join("")}
     <br>node size: valuation (dashed: none recorded) · edge width: amount (dashed: no USD figure) ·
     <span style="color:#b45309">amber</span>: circular flow`;
 }
@@ -359,6 +396,7 @@ async function start() {
     state.asOf = Math.max(timeline.first, Math.min(timeline.last, state.asOf ?? timeline.last));
     document.querySelector(`input[name=basis][value=${CSS.escape(state.basis)}]`).checked = true;
     $("known-at").value = utcToLocalInput(state.knownAt);
+    showFilter();
     // one layout for the whole web, scaled by headline amounts (the largest of the bases)
     const full = await gql(VIEW, { asOf: `${isoDay(timeline.last)}T00:00:00Z`, basis: "HEADLINE", compare: false });
     graph.layout(full.graph);

@@ -29,7 +29,12 @@ const STYLE = [
   { selector: "edge.cycle", style: { "underlay-color": "#f59e0b", "underlay-opacity": 0.45, "underlay-padding": 4 } },
   { selector: ".later", style: { opacity: 0.3, "line-style": "dotted", "border-style": "dotted" } },
   { selector: "edge.changed", style: { "underlay-color": "#db2777", "underlay-opacity": 0.5, "underlay-padding": 5 } },
+  { selector: "node.quiet", style: { "text-opacity": 0, "text-background-opacity": 0 } },
+  { selector: "node.quiet.hover", style: { "text-opacity": 1, "text-background-opacity": 0.9, "z-index": 10 } },
 ];
+
+/** Whether two boxes ({x1, y1, x2, y2}) overlap. */
+const overlaps = (a, b) => a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
 
 /** Exact decimal sum of two decimal strings (amounts can exceed a double's exact range). */
 function addDecimals(a, b) {
@@ -61,12 +66,15 @@ export class Graph {
     this.scale = { valuation: 1, amount: 1 };
     this.overlay = new Map(); // entity id -> {lossUsd, share, round, defaulted} from a stress test
     this.names = new Map();
+    this.filter = { minUsd: 0, instruments: null }; // client-side: edges below minUsd or of other instruments are not drawn
     this.cy = cytoscape({
       container, style: STYLE, minZoom: 0.2, maxZoom: 4, boxSelectionEnabled: false,
     });
     this.cy.on("tap", "node", (event) => onSelect(event.target.id()));
     this.cy.on("mouseover", "node, edge", (event) => this.showTip(event.target, event.renderedPosition));
     this.cy.on("mouseout", "node, edge", () => { this.tooltip.hidden = true; });
+    this.cy.on("mouseover", "node", (event) => event.target.addClass("hover"));
+    this.cy.on("mouseout", "node", (event) => event.target.removeClass("hover"));
     this.cy.on("pan zoom", () => { this.tooltip.hidden = true; });
     container.addEventListener("mouseleave", () => { this.tooltip.hidden = true; });
   }
@@ -137,7 +145,7 @@ export class Graph {
       out.push({ group: "nodes", data: this.nodeData(n), classes: more.filter(Boolean), position: this.positionOf(n.id) });
     }
     for (const e of edges.values()) {
-      if (!nodes.has(e.source) || !nodes.has(e.target)) continue;
+      if (!nodes.has(e.source) || !nodes.has(e.target) || !this.passes(e)) continue;
       const amount = Number(e.exact);
       const classes = [...(marks.get(e.id) || []), onCycle.has(`${e.source}>${e.target}`) ? "cycle" : ""];
       out.push({
@@ -152,6 +160,41 @@ export class Graph {
     return out;
   }
 
+  /** Whether an aggregated edge passes the filter: its summed amount at least ``minUsd`` (so a
+   * minimum above 0 also hides the legs with no dollar figure) and its instrument among those chosen. */
+  passes(e) {
+    const { minUsd, instruments } = this.filter;
+    return (!minUsd || Number(e.exact) >= minUsd) && (!instruments || instruments.has(e.instrument));
+  }
+
+  /** Labels that do not collide: in order of priority (selected, stress-test marks, then the
+   * largest nodes), a node keeps its label only if the label's box overlaps no label kept
+   * before; the others are hidden (class ``quiet``) and shown on hover. Boxes are in model
+   * coordinates, so zooming does not change the answer. */
+  declutter() {
+    const rank = (n) => (n.selected() ? 3e3 : 0) + (n.hasClass("defaulted") ? 2e3 : n.hasClass("loss") ? 1e3 : 0) + n.data("size");
+    const kept = [];
+    const quiet = [];
+    this.cy.nodes().removeClass("quiet"); // outside a batch, so that the boxes below see every label
+    const order = this.cy.nodes().toArray().sort((a, b) => rank(b) - rank(a) || a.id().localeCompare(b.id()));
+    for (const node of order) {
+      const box = node.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+      if (!box.w || kept.some((k) => overlaps(k, box))) quiet.push(node);
+      else kept.push(box);
+    }
+    this.cy.batch(() => quiet.forEach((node) => node.addClass("quiet")));
+    return kept.length;
+  }
+
+  /** Nodes whose labels are drawn now, and each label's box on the page (CSS pixels). */
+  visibleLabels() {
+    const at = this.cy.container().getBoundingClientRect();
+    return this.cy.nodes().filter((n) => !n.hasClass("quiet") || n.hasClass("hover")).map((n) => {
+      const b = n.renderedBoundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+      return { id: n.id(), x1: at.left + b.x1, y1: at.top + b.y1, x2: at.left + b.x2, y2: at.top + b.y2 };
+    });
+  }
+
   /** Update the drawing in place to ``view``: remove what is gone, add what is new, restyle the rest. */
   show(view, flows, latest) {
     const next = this.elements(view, flows, latest);
@@ -164,6 +207,7 @@ export class Graph {
         else existing.data(el.data).classes(el.classes);
       }
     });
+    this.declutter();
   }
 
   /** Resolves once Cytoscape has drawn the last change (or, if there was nothing to draw, after
@@ -209,5 +253,6 @@ export class Graph {
   select(id) {
     this.cy.nodes(":selected").unselect();
     if (id) this.cy.getElementById(id).select();
+    this.declutter();
   }
 }
