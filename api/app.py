@@ -9,6 +9,7 @@ from typing import Any
 
 from cross_web import HTTPException as StrawberryHTTPException
 from litestar import Litestar, Request, get
+from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import DefineMiddleware
@@ -29,6 +30,7 @@ from api import graphql_http
 from api.audit import export
 from api.caching import past_queries_cached
 from api.callers import caller, caller_of, key_in_payload, presented_key
+from api.compression import COMPRESSION
 from api.dashboard import dashboard
 from api.graphql.context import Context
 from api.graphql.schema import build_schema
@@ -195,8 +197,14 @@ def create_app(
             HTTP_405_METHOD_NOT_ALLOWED: graphql_http.method_not_allowed,
             HTTP_413_REQUEST_ENTITY_TOO_LARGE: graphql_http.too_large(MAX_BODY_BYTES),
         },
+        cors_config=CORSConfig(
+            allow_origins=list(ledger.settings.cors_origins), allow_headers=["*"]
+        )
+        if ledger.settings.cors_origins
+        else None,
         logging_config=None,  # api.observability.configure_logging owns the log format
         middleware=[
+            COMPRESSION,  # outermost: api.compression
             graphql_http.real_allow_headers,  # type: ignore[list-item]
             request_context,
             PROMETHEUS.middleware,

@@ -10,7 +10,8 @@ in production, where answers depend on the caller's key), and a request carrying
 The ETag is derived from the request, not the body, because the body is a function of the
 request: the code version, the ledger (its first event's hash), the caller's key, the query
 text, its variables and operation name. So a 304 costs one small query, not the answer.
-Responses with errors are never marked cacheable.
+Responses with errors are never marked cacheable. The content coding of a large answer
+(``api.compression``) is part of its ETag, so a gzip answer and a plain one never share a tag.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from graphql import (
     parse,
 )
 
+from api.compression import MIN_BYTES, coding
 from api.graphql_http import response_media_type
 from ledger import __version__
 from ledger.domain.instants import parse_instant
@@ -41,6 +43,7 @@ from ledger.projections.horizon import horizon
 IMMUTABLE = "max-age=31536000, immutable"
 NO_STORE = b"no-store"
 VARY = b"Accept, Authorization, X-API-Key"  # what the ETag is made of, besides the URL
+ENCODING = b"Accept-Encoding"  # and the coding of a large answer (api.compression adds it there)
 # Root fields whose answer is fixed by (valid time, knowledge time) and their arguments.
 VALID_TIME_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "exposureGraph": ("asOf",),
@@ -127,10 +130,16 @@ def past_queries_cached(app: ASGIApp, production: bool = False) -> ASGIApp:
             or scope["path"].rstrip("/") != "/graphql"
         ):
             return await app(scope, receive, send)
-        tag = await _etag_if_final(scope)
-        if tag is None:
+        parts = await _etag_parts_if_final(scope)
+        if parts is None:
             return await app(scope, receive, _no_store(send))
-        if matches(tag, _header(scope, b"if-none-match")):
+        accept_encoding = _header(scope, b"accept-encoding")
+        # the client holds the plain answer (small, or not coded) or the coded one (large);
+        # either matches ("*" answers with the plain one's tag)
+        held = [etag(*parts, None), etag(*parts, coding(accept_encoding, MIN_BYTES))]
+        if_none_match = _header(scope, b"if-none-match")
+        tag = next((t for t in held if matches(t, if_none_match)), None)
+        if tag is not None:
             await send(
                 {
                     "type": "http.response.start",
@@ -138,13 +147,13 @@ def past_queries_cached(app: ASGIApp, production: bool = False) -> ASGIApp:
                     "headers": [
                         (b"etag", tag.encode()),
                         (b"cache-control", control.encode()),
-                        (b"vary", VARY),
+                        (b"vary", VARY + b", " + ENCODING),
                     ],
                 }
             )
             await send({"type": "http.response.body", "body": b""})
             return None
-        await _send_marked(app, scope, receive, send, tag, control)
+        await _send_marked(app, scope, receive, send, parts, control)
         return None
 
     return middleware
@@ -177,7 +186,7 @@ def _no_store(send: Any) -> Any:
     return sending
 
 
-async def _etag_if_final(scope: Scope) -> str | None:
+async def _etag_parts_if_final(scope: Scope) -> tuple[str | None, ...] | None:
     params = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     query = (params.get("query") or [None])[0]
     if not query:
@@ -198,7 +207,7 @@ async def _etag_if_final(scope: Scope) -> str | None:
     if settled is None or not known_at < settled.settled_before:
         return None
     key = _header(scope, b"authorization") or _header(scope, b"x-api-key")
-    return etag(
+    return (
         __version__,
         settled.genesis,
         hashlib.sha256(key.encode()).hexdigest() if key else None,
@@ -210,9 +219,11 @@ async def _etag_if_final(scope: Scope) -> str | None:
 
 
 async def _send_marked(
-    app: ASGIApp, scope: Scope, receive: Any, send: Any, tag: str, control: str
+    app: ASGIApp, scope: Scope, receive: Any, send: Any, parts: tuple[str | None, ...], control: str
 ) -> None:
-    """Run the query; mark the response cacheable only if it is a 200 without errors."""
+    """Run the query; mark the response cacheable only if it is a 200 without errors, with the
+    ETag of the representation it goes out as (plain, gzip or br: ``api.compression``)."""
+    accept_encoding = _header(scope, b"accept-encoding")
     start: dict[str, Any] = {}
     body = bytearray()
 
@@ -226,10 +237,14 @@ async def _send_marked(
                 return
             headers = list(start.get("headers", []))
             if start.get("status") == 200 and not _has_errors(body):
+                sent_as = coding(accept_encoding, len(body))
+                # a large answer sent plain still depends on Accept-Encoding; a coded one gets
+                # the Vary from the compression middleware
+                vary = VARY + b", " + ENCODING if len(body) >= MIN_BYTES and not sent_as else VARY
                 headers += [
-                    (b"etag", tag.encode()),
+                    (b"etag", etag(*parts, sent_as).encode()),
                     (b"cache-control", control.encode()),
-                    (b"vary", VARY),
+                    (b"vary", vary),
                 ]
             elif not any(name.lower() == b"cache-control" for name, _ in headers):
                 headers.append((b"cache-control", NO_STORE))

@@ -41,6 +41,7 @@ VARIABLES: dict[str, str] = {
     "LEDGER_NATS_URL": "NATS server(s) `ledger relay` publishes the log to (nats://host:4222; unset = none)",
     "LEDGER_READ_WAIT_MS": "longest a read waits for the log or the read models to reach what it needs (then NOT_YET_KNOWN)",
     "LEDGER_ORIGIN": "the ledger's name: its checkpoints' origin line and its signing key's name",
+    "LEDGER_CORS_ORIGINS": "origins (comma-separated, e.g. https://dash.example.com) whose browser pages may call the API (unset = no CORS headers)",
     "LEDGER_CHECKPOINT_KEY_FILE": "the checkpoints' Ed25519 signing key (`ledger checkpoint keygen`; default: none, or one made in the data directory when embedded)",
 }
 
@@ -63,6 +64,7 @@ FIELDS: dict[str, str] = {
     "LEDGER_ORIGIN": "origin",
     "LEDGER_CHECKPOINT_KEY_FILE": "checkpoint_key_file",
     "LEDGER_NATS_URL": "nats_url",
+    "LEDGER_CORS_ORIGINS": "cors_origins",
 }
 
 
@@ -104,6 +106,7 @@ class Settings:
     origin: str = DEFAULT_ORIGIN
     checkpoint_key_file: Path | None = None
     nats_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -184,6 +187,14 @@ class Settings:
             values["checkpoint_key_file"] = Path(text).expanduser()
         if url := env.get("LEDGER_NATS_URL", "").strip():
             values["nats_url"] = url
+        if text := env.get("LEDGER_CORS_ORIGINS", "").strip():
+            origins = tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())
+            bad = [o for o in origins if o != "*" and "://" not in o]
+            if bad:
+                raise ValidationError(
+                    "LEDGER_CORS_ORIGINS", f"an origin is scheme://host[:port], got {bad[0]!r}"
+                )
+            values["cors_origins"] = origins
         if "read_database_url" in values and "database_url" not in values:
             raise ValidationError(
                 "LEDGER_READ_DATABASE_URL",

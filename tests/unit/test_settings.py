@@ -109,3 +109,13 @@ def test_every_variable_fills_one_field_and_is_in_the_operations_settings_table(
 def test_the_readme_says_the_browser_tests_need_chromium() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     assert "apt-get install chromium" in readme
+
+
+def test_cors_origins_are_a_comma_separated_list_and_unset_means_none() -> None:
+    assert Settings.from_env({}).cors_origins == ()
+    settings = Settings.from_env(
+        {"LEDGER_CORS_ORIGINS": " https://dash.example.com/ , http://localhost:5173,"}
+    )
+    assert settings.cors_origins == ("https://dash.example.com", "http://localhost:5173")
+    with pytest.raises(ValidationError, match="LEDGER_CORS_ORIGINS"):
+        Settings.from_env({"LEDGER_CORS_ORIGINS": "dash.example.com"})
