@@ -81,6 +81,23 @@ def test_the_filter_hides_small_edges_and_other_instruments_and_labels_never_ove
     quiet = board.page.evaluate("dashboard.cy.nodes('.quiet').map((n) => n.id())")
     assert len(labels) >= 10 and len(labels) + len(quiet) == nodes
     assert "openai" in {label["id"] for label in labels}  # the largest keep theirs
+    # Nothing is drawn under the legend, nor under the list of flows (beside the graph now).
+    covers = board.page.evaluate(
+        """() => ["flows", "legend"].map((id) => {
+          const r = document.getElementById(id).getBoundingClientRect();
+          return { id, x1: r.left, y1: r.top, x2: r.right, y2: r.bottom };
+        })"""
+    )
+    nodes_drawn = board.page.evaluate(
+        """() => { const at = document.getElementById("graph").getBoundingClientRect();
+          return dashboard.cy.nodes().map((n) => { const b = n.renderedBoundingBox();
+            return { id: n.id(), x1: at.left + b.x1, y1: at.top + b.y1, x2: at.left + b.x2, y2: at.top + b.y2 }; }); }"""
+    )
+    assert [
+        pair
+        for pair in overlapping(covers + labels + nodes_drawn)
+        if pair[0] in {"flows", "legend"}
+    ] == []
     record_property(
         "browser_figure",
         f"dashboard labels on the seed data at {day}: {len(labels)} of {nodes} drawn",

@@ -403,6 +403,7 @@ async function start() {
     showTime();
     changed();
     await drawn();
+    graph.fitAround([$("legend")]); // nothing drawn under the legend
     if (state.entity) selectEntity(state.entity, { load: false }); // the redraw loaded its panel
     if (state.audit) openTab("audit");
   } catch (error) {

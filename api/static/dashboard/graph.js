@@ -93,6 +93,37 @@ export class Graph {
     this.cy.fit(undefined, 60);
   }
 
+  /** Fit the drawing into the part of the container that the boxes drawn over it (the legend, the
+   * list of flows) leave free: for each box the drawing stays above, below, left or right of it,
+   * and of these choices the one that draws it largest wins. */
+  fitAround(boxes, padding = 24) {
+    const at = this.cy.container().getBoundingClientRect();
+    const bb = this.cy.elements().boundingBox();
+    const rects = boxes.filter((el) => el && !el.hidden).map((el) => {
+      const r = el.getBoundingClientRect();
+      return { x1: r.left - at.left, y1: r.top - at.top, x2: r.right - at.left, y2: r.bottom - at.top };
+    });
+    let best = null;
+    const choose = (i, area) => {
+      const [w, h] = [area.x2 - area.x1 - 2 * padding, area.y2 - area.y1 - 2 * padding];
+      if (w <= 0 || h <= 0) return;
+      if (i === rects.length) {
+        const zoom = Math.min(w / (bb.w || 1), h / (bb.h || 1));
+        if (!best || zoom > best.zoom) best = { zoom, area };
+        return;
+      }
+      const r = rects[i];
+      for (const [key, value, keep] of [["y2", r.y1, Math.min], ["y1", r.y2, Math.max], ["x2", r.x1, Math.min], ["x1", r.x2, Math.max]]) {
+        choose(i + 1, { ...area, [key]: keep(area[key], value) });
+      }
+    };
+    choose(0, { x1: 0, y1: 0, x2: at.width, y2: at.height });
+    if (!best) return this.cy.fit(undefined, padding);
+    const zoom = Math.max(this.cy.minZoom(), Math.min(this.cy.maxZoom(), best.zoom));
+    const { area } = best;
+    this.cy.viewport({ zoom, pan: { x: (area.x1 + area.x2) / 2 - zoom * (bb.x1 + bb.x2) / 2, y: (area.y1 + area.y2) / 2 - zoom * (bb.y1 + bb.y2) / 2 } });
+  }
+
   /** Where a node goes: its place in the layout, else a spot on an outer ring. */
   positionOf(id) {
     if (!this.positions.has(id)) {
