@@ -81,6 +81,16 @@ def test_the_filter_hides_small_edges_and_other_instruments_and_labels_never_ove
     quiet = board.page.evaluate("dashboard.cy.nodes('.quiet').map((n) => n.id())")
     assert len(labels) >= 10 and len(labels) + len(quiet) == nodes
     assert "openai" in {label["id"] for label in labels}  # the largest keep theirs
+    # ... and none is hidden without cause: each hidden label would overlap one drawn.
+    unexplained = board.page.evaluate(
+        """() => {
+          const box = (n) => n.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+          const drawn = dashboard.cy.nodes(":not(.quiet)").map(box);
+          return dashboard.cy.nodes(".quiet").filter((n) => { const b = box(n);
+            return !drawn.some((c) => b.x1 < c.x2 && c.x1 < b.x2 && b.y1 < c.y2 && c.y1 < b.y2); }).map((n) => n.id());
+        }"""
+    )
+    assert unexplained == []
     # Nothing is drawn under the legend, nor under the list of flows (beside the graph now).
     covers = board.page.evaluate(
         """() => ["flows", "legend"].map((id) => {
