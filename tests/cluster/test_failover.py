@@ -52,6 +52,7 @@ class Subscriber:
         self.url = api.url.replace("http://", "ws://") + "/graphql"
         self.after = after
         self.positions: list[int] = []
+        self.received = threading.Condition()  # notified with each position
         self.resubscribed = 0
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run)
@@ -74,9 +75,11 @@ class Subscriber:
                             continue
                         if message["type"] != "next" or "errors" in message.get("payload", {}):
                             break  # ended or failed: subscribe again after the last position
-                        self.positions.append(
-                            message["payload"]["data"]["eventRecorded"]["position"]
-                        )
+                        with self.received:
+                            self.positions.append(
+                                message["payload"]["data"]["eventRecorded"]["position"]
+                            )
+                            self.received.notify_all()
             except (ConnectionClosed, OSError, TimeoutError):
                 pass
             if not self.stop.is_set():
@@ -84,9 +87,10 @@ class Subscriber:
                 self.stop.wait(0.2)
 
     def wait_for(self, position: int, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while (not self.positions or self.positions[-1] < position) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the subscriber's own progress, looked at
+        with self.received:
+            self.received.wait_for(
+                lambda: bool(self.positions) and self.positions[-1] >= position, timeout
+            )
 
 
 @dataclass
@@ -103,7 +107,13 @@ class Load:
     wrong: list[str] = field(default_factory=list)  # anything a client must never see
     acked_at: list[float] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    # Guards what the clients saw; notified with each acknowledgement and each wrong answer.
+    lock: threading.Condition = field(default_factory=threading.Condition)
+
+    def _wrong(self, detail: str) -> None:
+        with self.lock:
+            self.wrong.append(detail)
+            self.lock.notify_all()
 
     def _classify(self, response: httpx.Response) -> tuple[str, Any]:
         if response.status_code == 503:  # the key could not be looked up: retryable
@@ -145,7 +155,7 @@ class Load:
                     },
                 )
             except httpx.TransportError as exc:  # the service itself never goes away here
-                self.wrong.append(f"transport: {exc}")
+                self._wrong(f"transport: {exc}")
                 return
             kind, detail = self._classify(response)
             if kind == "ok" and "event" not in detail["data"]["reportValuation"]:
@@ -156,12 +166,13 @@ class Load:
                     assert event_id not in self.acknowledged
                     self.acknowledged[event_id] = event["position"]
                     self.acked_at.append(time.monotonic())
+                    self.lock.notify_all()
                 return
             if kind == "wrong":
-                self.wrong.append(detail)
+                self._wrong(detail)
                 return
             self.retried.append(detail)
-        self.wrong.append(f"write {event_id} never acknowledged")
+        self._wrong(f"write {event_id} never acknowledged")
 
     def writer(self, api: Api, entity: str) -> None:
         n = 1
@@ -176,11 +187,11 @@ class Load:
                     "/graphql", json={"query": ENTITY, "variables": {"id": self.entity}}
                 )
             except httpx.TransportError as exc:
-                self.wrong.append(f"transport: {exc}")
+                self._wrong(f"transport: {exc}")
                 return
             kind, detail = self._classify(response)
             if kind == "wrong":
-                self.wrong.append(detail)
+                self._wrong(detail)
             elif kind == "retry":
                 self.retried.append(detail)
             else:
@@ -208,11 +219,10 @@ class Load:
                 t.join(timeout=120)
 
     def wait_acknowledged(self, count: int, timeout: float = 90) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.acknowledged) < count:  # the writers' own progress, looked at
+        with self.lock:
+            self.lock.wait_for(lambda: len(self.acknowledged) >= count or bool(self.wrong), timeout)
             assert not self.wrong, self.wrong[:3]
-            assert time.monotonic() < deadline, f"only {len(self.acknowledged)} acknowledged"
-            time.sleep(0.05)
+            assert len(self.acknowledged) >= count, f"only {len(self.acknowledged)} acknowledged"
 
 
 def _log(formation: Formation) -> list[tuple[int, str]]:
